@@ -1,0 +1,48 @@
+"""ament_python package for the vehicle runtime; also pip-installable for development."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "dense_ood_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml", "tqdm"],
+    extras_require={
+        # What a pip user (no ROS install) needs for the node: the ROS 2 Jazzy wheels from PyPI.
+        "ros": [
+            "ros-jazzy-rclpy[fastrtps]",
+            "ros-jazzy-sensor-msgs",
+            "ros-jazzy-std-msgs",
+            "ros-jazzy-diagnostic-msgs",
+        ],
+        "onnxruntime": ["onnxruntime>=1.16"],
+        "onnxruntime-gpu": ["onnxruntime-gpu>=1.16"],
+        "tensorrt": ["tensorrt>=10"],
+        "replay": ["rosbags>=0.10", "rosbags-image>=0.9"],
+        "plots": ["matplotlib>=3.5"],
+        "dev": ["pytest>=7", "ruff>=0.5", "scikit-learn>=1.2", "onnx>=1.14"],
+    },
+    zip_safe=True,
+    maintainer="dense_ood_ros maintainers",
+    maintainer_email="maintainers@dense-ood-ros.invalid",
+    description="Dense anomaly-aware semantic segmentation node for ROS 2 (NFlowJS).",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "dense_ood_node = dense_ood_ros.node:main",
+            "dense-ood = dense_ood_ros.cli:main",
+        ],
+    },
+)

@@ -1,0 +1,30 @@
+"""`dense-ood-train`: the training command line (fit, export, evaluate), one module per subcommand.
+
+Same conventions as `dense-ood` (dense_ood_ros.cli): each module exposes `add_arguments(parser)`
+and `run(args) -> int`, and keeps torch imports cheap at parser-build time where it can.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dense_ood_ros.cli import build_parser, run_cli
+
+COMMANDS: dict[str, str] = {
+    "fit": "dense_ood_train.fit",
+    "export": "dense_ood_train.export_cli",
+    "evaluate": "dense_ood_train.evaluate",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(
+        "dense-ood-train",
+        "dense_ood_train: train NFlowJS models, export contract-1 ONNX, evaluate anomaly scores.",
+        COMMANDS,
+    )
+    return run_cli(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
