@@ -1,0 +1,139 @@
+"""Per-camera counters and latency percentiles for /diagnostics (ROS-free, thread-safe).
+
+The subscription callback counts frames in and drops; the worker counts processed, rejected
+(bad input) and failed frames and their latency. `status()` turns that into a level, a message
+and key/value pairs, which the node copies into a diagnostic_msgs/DiagnosticStatus.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class Level(IntEnum):
+    """Same values as diagnostic_msgs/DiagnosticStatus levels."""
+
+    OK = 0
+    WARN = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """One camera's diagnostic status."""
+
+    level: Level
+    message: str
+    values: list[tuple[str, str]]
+
+
+class CameraStats:
+    """Counters of one camera, a window of recent latencies, and the last error.
+
+    `hold_s`: how long a rejected frame keeps the level at ERROR, and a drop at WARN.
+    `stale_s`: after this long without frames the camera is reported stale (WARN).
+    """
+
+    def __init__(
+        self,
+        window: int = 256,
+        hold_s: float = 5.0,
+        stale_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._hold_s = hold_s
+        self._stale_s = stale_s
+        self._latencies: deque[float] = deque(maxlen=window)
+        self.frames_in = 0
+        self.processed = 0
+        self.dropped = 0
+        self.rejected = 0
+        self.failed = 0
+        self.last_error = ""
+        self._last_in: float | None = None
+        self._last_error_at: float | None = None
+        self._last_drop_at: float | None = None
+
+    def on_received(self) -> None:
+        with self._lock:
+            self.frames_in += 1
+            self._last_in = self._clock()
+
+    def on_dropped(self, count: int = 1) -> None:
+        with self._lock:
+            self.dropped += count
+            self._last_drop_at = self._clock()
+
+    def on_processed(self, latency_ms: float) -> None:
+        with self._lock:
+            self.processed += 1
+            self._latencies.append(float(latency_ms))
+
+    def on_rejected(self, reason: str) -> None:
+        """A bad input frame (undecodable): counted, remembered as the last error."""
+        with self._lock:
+            self.rejected += 1
+            self._set_error(reason)
+
+    def on_failed(self, reason: str) -> None:
+        """A good frame whose processing failed (engine or publishing error)."""
+        with self._lock:
+            self.failed += 1
+            self._set_error(reason)
+
+    def _set_error(self, reason: str) -> None:
+        self.last_error = reason
+        self._last_error_at = self._clock()
+
+    def latency_ms(self) -> dict[str, float]:
+        """p50, p95 and max of the recent latencies in ms (NaN before the first frame)."""
+        with self._lock:
+            values = np.asarray(self._latencies, dtype=np.float64)
+        if values.size == 0:
+            return {"p50": math.nan, "p95": math.nan, "max": math.nan}
+        p50, p95 = np.percentile(values, [50, 95])
+        return {"p50": float(p50), "p95": float(p95), "max": float(values.max())}
+
+    def status(self) -> CameraStatus:
+        """Level and message (worst condition first) plus every counter as key/value strings."""
+        now = self._clock()
+        latency = self.latency_ms()
+        with self._lock:
+            level, message = self._level(now)
+            values = [
+                ("frames_in", str(self.frames_in)),
+                ("frames_processed", str(self.processed)),
+                ("frames_dropped", str(self.dropped)),
+                ("frames_rejected", str(self.rejected)),
+                ("frames_failed", str(self.failed)),
+                ("latency_ms_p50", _fmt(latency["p50"])),
+                ("latency_ms_p95", _fmt(latency["p95"])),
+                ("latency_ms_max", _fmt(latency["max"])),
+                ("last_error", self.last_error),
+            ]
+        return CameraStatus(level, message, values)
+
+    def _level(self, now: float) -> tuple[Level, str]:
+        if self._last_error_at is not None and now - self._last_error_at <= self._hold_s:
+            return Level.ERROR, f"error: {self.last_error}"
+        if self._last_in is None:
+            return Level.WARN, "waiting for frames"
+        if now - self._last_in > self._stale_s:
+            return Level.WARN, f"no frames for {now - self._last_in:.0f} s"
+        if self._last_drop_at is not None and now - self._last_drop_at <= self._hold_s:
+            return Level.WARN, "dropping frames: camera faster than the engine"
+        return Level.OK, "ok"
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.1f}"

@@ -1,0 +1,269 @@
+"""Helpers of the node integration tests: the real node as a subprocess, and a test-side rclpy
+client (publishers, subscriptions, parameter services) in its own context and DDS domain.
+
+Each test module picks its own ROS_DOMAIN_ID (offset by the process id, so two test runs on one
+machine do not hear each other) and keeps discovery on localhost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_NAME = "dense_ood"
+NODE_COMMAND = (sys.executable, "-m", "dense_ood_ros.node", "--ros-args")
+
+# Every test process talks to its nodes over localhost only.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+def pick_domain_id(offset: int) -> int:
+    """A domain id in 1..220 for one test module, varied by pid against parallel test runs."""
+    return 1 + (os.getpid() * 7 + offset * 41) % 220
+
+
+def node_env(domain_id: int, log_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(domain_id),
+        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+        ROS_LOG_DIR=str(log_dir),
+        RCUTILS_COLORIZED_OUTPUT="0",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def write_params(path: Path, params: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
+    return path
+
+
+class NodeProcess:
+    """`python -m dense_ood_ros.node --ros-args --params-file F` with its output in a file."""
+
+    def __init__(self, params: dict[str, Any], domain_id: int, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.params_file = write_params(workdir / "params.yaml", params)
+        self.log_path = workdir / "node.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [*NODE_COMMAND, "--params-file", str(self.params_file)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=node_env(domain_id, workdir / "ros_log"),
+            cwd=ROOT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        """Everything the node printed so far (it writes straight to the file)."""
+        return self.log_path.read_text(errors="replace")
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the node process, from /proc."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS in /proc status")
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._log.close()
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
+        """Send `sig` and wait for the exit code (kill after `timeout`, returning -9)."""
+        if self.alive():
+            self.process.send_signal(sig)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            return -9
+
+
+def run_node_until_exit(
+    params: dict[str, Any], domain_id: int, workdir: Path, timeout: float = 30.0
+) -> tuple[int, str]:
+    """Run the node with `params` until it exits by itself; (exit code, output)."""
+    node = NodeProcess(params, domain_id, workdir)
+    try:
+        code = node.wait(timeout)
+    except subprocess.TimeoutExpired:
+        node.stop(signal.SIGKILL)
+        raise AssertionError(f"node did not exit within {timeout} s:\n{node.output()}") from None
+    return code, node.output()
+
+
+def stamp_key(header: Any) -> tuple[int, int]:
+    return (header.stamp.sec, header.stamp.nanosec)
+
+
+def make_header(index: int, frame_id: str) -> Any:
+    from std_msgs.msg import Header
+
+    header = Header(frame_id=frame_id)
+    header.stamp.sec = 1_000 + index
+    header.stamp.nanosec = 1_000 * index
+    return header
+
+
+def image_msg(rgb: np.ndarray, header: Any, encoding: str = "rgb8") -> Any:
+    """A sensor_msgs/Image of an RGB array as rgb8 or bgr8 (rows padded by 4 bytes for bgr8)."""
+    from sensor_msgs.msg import Image
+
+    pixels = rgb if encoding == "rgb8" else np.ascontiguousarray(rgb[..., ::-1])
+    height, width = pixels.shape[:2]
+    pad = 0 if encoding == "rgb8" else 4  # exercise step > width * 3
+    rows = np.zeros((height, width * 3 + pad), np.uint8)
+    rows[:, : width * 3] = pixels.reshape(height, width * 3)
+    return Image(
+        header=header,
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * 3 + pad,
+        data=rows.tobytes(),
+    )
+
+
+def image_from_msg(msg: Any) -> np.ndarray:
+    """The pixels of a received output Image (mono8, rgb8 or 32FC1) as an array."""
+    dtype = np.float32 if msg.encoding == "32FC1" else np.uint8
+    channels = 3 if msg.encoding == "rgb8" else 1
+    itemsize = np.dtype(dtype).itemsize
+    assert msg.step == msg.width * channels * itemsize, (msg.encoding, msg.step, msg.width)
+    flat = np.frombuffer(bytes(msg.data), dtype=dtype)
+    shape = (msg.height, msg.width, 3) if channels == 3 else (msg.height, msg.width)
+    return flat.reshape(shape)
+
+
+class RosClient:
+    """A test-side node in its own rclpy context; records every message it receives."""
+
+    def __init__(self, domain_id: int, name: str = "dense_ood_test") -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = defaultdict(list)
+        self.subscriptions: dict[str, Any] = {}
+
+    def publisher(self, msg_type: type, topic: str, qos: Any) -> Any:
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def subscribe(self, msg_type: type, topic: str, qos: Any) -> None:
+        def record(msg: Any) -> None:
+            self.received[topic].append((time.monotonic(), msg))
+
+        self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, record, qos)
+
+    def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            self.executor.spin_once(timeout_sec=0.02)
+        return condition()
+
+    def spin_for(self, seconds: float) -> None:
+        self.spin_until(lambda: False, seconds)
+
+    def wait_for_node(
+        self, publishers: list[Any], output_topics: list[str], timeout: float
+    ) -> None:
+        """Until the node's subscriptions match `publishers` and its outputs match ours."""
+        ready = self.spin_until(
+            lambda: (
+                all(p.get_subscription_count() > 0 for p in publishers)
+                and all(self.subscriptions[t].get_publisher_count() > 0 for t in output_topics)
+            ),
+            timeout,
+        )
+        assert ready, "the node's topics did not appear in time"
+
+    def messages_with_stamp(self, topic: str, stamp: tuple[int, int]) -> list[Any]:
+        return [msg for _, msg in self.received[topic] if stamp_key(msg.header) == stamp]
+
+    def call(self, srv_type: type, service: str, request: Any, timeout: float = 10.0) -> Any:
+        client = self.node.create_client(srv_type, service)
+        try:
+            assert client.wait_for_service(timeout_sec=timeout), f"no service {service}"
+            future = client.call_async(request)
+            assert self.spin_until(future.done, timeout), f"{service} did not answer"
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def close(self) -> None:
+        import rclpy
+
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def diagnostic_values(status: Any) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def latest_status(client: RosClient, camera_topic: str, since: float = 0.0) -> Any | None:
+    """The newest DiagnosticStatus of `camera_topic` received after `since` (monotonic)."""
+    for received, array in reversed(client.received["/diagnostics"]):
+        if received < since:
+            break
+        for status in array.status:
+            if status.name == f"{NODE_NAME}: {camera_topic}":
+                return status
+    return None
+
+
+def wait_for_status(
+    client: RosClient,
+    camera_topic: str,
+    condition: Callable[[Any], bool],
+    timeout: float = 5.0,
+) -> Any:
+    """Spin until a diagnostics status of `camera_topic` received from now on meets `condition`."""
+    since = time.monotonic()
+    found: list[Any] = []
+
+    def met() -> bool:
+        status = latest_status(client, camera_topic, since)
+        if status is not None and condition(status):
+            found.append(status)
+            return True
+        return False
+
+    last = None
+    if not client.spin_until(met, timeout):
+        last = latest_status(client, camera_topic, since)
+        detail = None if last is None else (last.level, last.message, diagnostic_values(last))
+        raise AssertionError(f"no diagnostics status of {camera_topic} as expected: {detail}")
+    return found[0]

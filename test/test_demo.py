@@ -1,0 +1,97 @@
+"""`dense-ood demo`: argument checks without ROS, and one real run against the live node."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dense_ood_ros import demo
+from dense_ood_ros.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _images(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(folder / "a_frame.png"), rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    cv2.imwrite(str(folder / "b_frame.jpg"), rng.integers(0, 256, (50, 130, 3), dtype=np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_defaults_point_into_the_repository() -> None:
+    assert demo.DEFAULT_MODEL == ROOT / "models" / "synthroad_nflowjs.onnx"
+    assert demo.DEFAULT_IMAGES == ROOT / "data" / "samples"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no_model", "no model at"),
+        ("no_images", "no image folder at"),
+        ("empty_images", "holds no"),
+        ("full_output", "is not empty; pass --overwrite"),
+        ("not_contract", "not a readable ONNX model"),
+    ],
+)
+def test_bad_arguments_give_one_error_line(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str], case: str, message: str
+) -> None:
+    model, images, output = tiny_model, _images(tmp_path / "images"), tmp_path / "out"
+    if case == "no_model":
+        model = tmp_path / "absent.onnx"
+    elif case == "no_images":
+        images = tmp_path / "absent"
+    elif case == "empty_images":
+        images = tmp_path / "empty"
+        images.mkdir()
+    elif case == "full_output":
+        output.mkdir()
+        (output / "old.png").write_bytes(b"x")
+    elif case == "not_contract":
+        model = tmp_path / "garbage.onnx"
+        model.write_bytes(b"garbage")
+    argv = ["demo", "--model", str(model), "--images", str(images), "--output", str(output)]
+    assert cli_main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dense-ood demo: error: ") and message in err[0]
+
+
+def test_heat_map_uses_the_fixed_range_of_the_jsd_score() -> None:
+    score = np.array([[0.0, 0.5, 1.0]], np.float32)
+    inferno = cv2.applyColorMap(np.array([[0, 128, 255]], np.uint8), cv2.COLORMAP_INFERNO)
+    np.testing.assert_array_equal(demo.heat_map(score, "jsd"), inferno)
+    np.testing.assert_array_equal(demo.heat_map(score * 0.5, "jsd")[0, 2], inferno[0, 1])
+    # Other scores (any range, e.g. negative max logit) use the frame's own range.
+    np.testing.assert_array_equal(demo.heat_map(score * 8 - 20, "maxlogit"), inferno)
+
+
+@pytest.mark.ros
+def test_demo_runs_the_node_and_writes_every_output(tmp_path: Path, tiny_model: Path) -> None:
+    images, output = _images(tmp_path / "images"), tmp_path / "out"
+    command = [sys.executable, "-m", "dense_ood_ros.cli", "demo", "--model", str(tiny_model)]
+    command += ["--images", str(images), "--output", str(output), "--encoding", "bgr8"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    for stem, hw in (("a_frame", (64, 96)), ("b_frame", (50, 130))):
+        for suffix in ("overlay", "semantic_color", "anomaly_heat", "anomaly_mask"):
+            image = cv2.imread(str(output / f"{stem}_{suffix}.png"), cv2.IMREAD_UNCHANGED)
+            assert image is not None and image.shape[:2] == hw, (stem, suffix)
+        mask = cv2.imread(str(output / f"{stem}_anomaly_mask.png"), cv2.IMREAD_UNCHANGED)
+        assert mask.ndim == 2 and set(np.unique(mask)) <= {0, 255}
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("b_frame.jpg"))
+    size, latency, percent = row.split()[1:]
+    assert size == "50x130" and float(latency) > 0 and 0 <= float(percent) <= 100
+    assert "classes (4): road, sidewalk, car, sky" in result.stdout
+    assert "score: jsd; anomaly threshold 0.6 (the model default)" in result.stdout
+    # A second run refuses the now non-empty output folder.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert again.returncode == 1 and "--overwrite" in again.stderr

@@ -1,0 +1,123 @@
+"""Anomaly benchmarks in their published layouts, plus the generated synthroad-ood.
+
+`open_benchmark(name, root=None, **options)` returns a `Benchmark`: a sized, indexable
+iterable of `BenchmarkFrame(name, image uint8 RGB, anomaly uint8 0/1/255 | None, semantic
+trainIds | None)` with `.name` and `.track` ("anomaly" | "obstacle" | None: the SMIYC
+component-metric track of the benchmark's protocol). Each reader's module documents its
+layout and label convention with the source.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+from dense_ood_train.benchmarks.base import Benchmark, BenchmarkFrame
+
+__all__ = ["BENCHMARK_NAMES", "Benchmark", "BenchmarkFrame", "open_benchmark"]
+
+
+def _smiyc_anomaly(root, **options):
+    from dense_ood_train.benchmarks.smiyc import open_smiyc
+
+    return open_smiyc(root, "anomaly", **options)
+
+
+def _smiyc_obstacle(root, **options):
+    from dense_ood_train.benchmarks.smiyc import open_smiyc
+
+    return open_smiyc(root, "obstacle", **options)
+
+
+def _fs_laf(root, **options):
+    from dense_ood_train.benchmarks.fishyscapes import open_fishyscapes
+
+    return open_fishyscapes(root, "lostandfound", **options)
+
+
+def _fs_static(root, **options):
+    from dense_ood_train.benchmarks.fishyscapes import open_fishyscapes
+
+    return open_fishyscapes(root, "static", **options)
+
+
+def _laf(root, **options):
+    from dense_ood_train.benchmarks.lostandfound import open_lostandfound
+
+    return open_lostandfound(root, **options)
+
+
+def _streethazards(root, **options):
+    from dense_ood_train.benchmarks.streethazards import open_streethazards
+
+    return open_streethazards(root, **options)
+
+
+def _cityscapes(root, **options):
+    from dense_ood_train.benchmarks.cityscapes_val import open_cityscapes
+
+    return open_cityscapes(root, **options)
+
+
+def _folder(root, **options):
+    from dense_ood_train.benchmarks.folder import open_folder
+
+    return open_folder(root, **options)
+
+
+def _synthroad_ood(root, **options):
+    from dense_ood_train.benchmarks.synthroad_ood import SynthRoadOOD
+
+    if root is not None:
+        raise ValueError(
+            "synthroad-ood is generated from seeds and takes no root (for frames "
+            "written with write_folder, use the 'folder' benchmark)"
+        )
+    return SynthRoadOOD(**options)
+
+
+# name -> (opener, needs a root, the function whose keyword arguments are the options)
+_OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
+    "smiyc-anomaly": (_smiyc_anomaly, True, "smiyc.open_smiyc"),
+    "smiyc-obstacle": (_smiyc_obstacle, True, "smiyc.open_smiyc"),
+    "fishyscapes-laf": (_fs_laf, True, "fishyscapes.open_fishyscapes"),
+    "fishyscapes-static": (_fs_static, True, "fishyscapes.open_fishyscapes"),
+    "lostandfound": (_laf, True, "lostandfound.open_lostandfound"),
+    "streethazards": (_streethazards, True, "streethazards.open_streethazards"),
+    "cityscapes-val": (_cityscapes, True, "cityscapes_val.open_cityscapes"),
+    "folder": (_folder, True, "folder.open_folder"),
+    "synthroad-ood": (_synthroad_ood, False, "synthroad_ood.SynthRoadOOD"),
+}
+BENCHMARK_NAMES: tuple[str, ...] = tuple(_OPENERS)
+_FIXED = {"root", "track", "subset"}  # set by the name, not by options (folder: track is an option)
+
+
+def benchmark_options(name: str) -> tuple[str, ...]:
+    """The options (keyword arguments) a benchmark accepts."""
+    import importlib
+
+    module, attr = _OPENERS[name][2].rsplit(".", 1)
+    target = getattr(importlib.import_module(f"dense_ood_train.benchmarks.{module}"), attr)
+    params = inspect.signature(target).parameters
+    fixed = _FIXED - ({"track"} if name in ("folder", "synthroad-ood") else set())
+    return tuple(p for p in params if p not in fixed and p != "self")
+
+
+def open_benchmark(name: str, root: str | Path | None = None, **options) -> Benchmark:
+    """Open benchmark `name` (one of BENCHMARK_NAMES) found under `root`, with its options."""
+    if name not in _OPENERS:
+        raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARK_NAMES)}")
+    opener, needs_root, _ = _OPENERS[name]
+    if needs_root and root is None:
+        raise ValueError(
+            f"benchmark {name} needs a root folder (its files in their published layout)"
+        )
+    allowed = benchmark_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        listed = ", ".join(allowed) or "none"
+        raise ValueError(f"benchmark {name} has no option {unknown[0]!r}; options: {listed}")
+    if root is not None and not Path(root).exists():
+        raise FileNotFoundError(f"benchmark {name}: root {root} does not exist")
+    return opener(root, **options)
