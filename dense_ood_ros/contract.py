@@ -117,6 +117,7 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
         raise ContractError(f"{path}: no such model file")
     options = ort.SessionOptions()
     options.log_severity_level = 4  # silence ORT's own stderr report; we raise a clear error
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # metadata only
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:

@@ -1,0 +1,52 @@
+"""The engine interface: a contract-1 model that turns uint8 RGB batches into labels and scores.
+
+Backends (ONNX Runtime, TensorRT) implement `Engine`; everything above them (pipeline, node,
+replay, bench) sees only this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dense_ood_ros.contract import ModelContract
+
+
+class EngineError(RuntimeError):
+    """A backend cannot load or run a model; the message is one user-facing line."""
+
+
+@dataclass
+class EngineOutputs:
+    """One batch of results at the model's input size."""
+
+    semantic: np.ndarray  # uint8 [N, H, W] trainIds
+    score: np.ndarray  # float32 [N, H, W], higher = more anomalous
+    extra_scores: dict[str, np.ndarray] = field(default_factory=dict)  # name -> float32 [N, H, W]
+
+
+class Engine(ABC):
+    """A loaded contract-1 model. Subclasses set `contract` and `backend_name`."""
+
+    contract: ModelContract
+    backend_name: str
+
+    @abstractmethod
+    def infer(self, images: np.ndarray, extra_scores: bool = True) -> EngineOutputs:
+        """Run uint8 [N, H, W, 3] RGB images at `contract.input_hw`.
+
+        `extra_scores=False` lets a backend skip fetching the comparison scores.
+        """
+
+    def check_images(self, images: np.ndarray) -> None:
+        """Raise EngineError unless `images` is a uint8 [N, H, W, 3] batch at the input size."""
+        height, width = self.contract.input_hw
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+            kind = getattr(images, "dtype", type(images).__name__)
+            raise EngineError(f"engine input must be a uint8 numpy array, got {kind}")
+        if images.ndim != 4 or images.shape[1:] != (height, width, 3) or images.shape[0] < 1:
+            raise EngineError(
+                f"engine input must have shape [N, {height}, {width}, 3], got {list(images.shape)}"
+            )

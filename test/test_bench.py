@@ -1,0 +1,110 @@
+"""`dense-ood bench`: runs on a real model with few iterations and prints the comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dense_ood_ros import cli
+from dense_ood_ros.cli import build_parser, run_cli
+
+
+def _bench(argv: list[str]) -> int:
+    """The bench subcommand exactly as `dense-ood` builds it (other subcommands left out)."""
+    parser = build_parser("dense-ood", "test", {"bench": cli.COMMANDS["bench"]})
+    return run_cli(parser, ["bench", *argv])
+
+
+def test_bench_is_a_dense_ood_subcommand() -> None:
+    assert cli.COMMANDS["bench"] == "dense_ood_ros.bench"
+
+
+def test_help_explains_every_option(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        _bench(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--model", "--height", "--width", "--backend", "--iterations", "--warmup",
+        "--encoding", "--no-color", "--no-overlay", "--threshold", "--image", "--json",
+        "--overwrite",
+    ):  # fmt: skip
+        assert option in text
+    assert "engine-only" in text.replace("\n", " ") or "Engine only" in text
+
+
+def test_bench_prints_the_table(tiny_model: Path, capsys) -> None:
+    args = ["--model", str(tiny_model), "--height", "48", "--width", "80"]
+    assert _bench([*args, "--iterations", "3", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages"):
+        assert f"  {stage} " in out
+    assert "pipeline (full path)" in out and "engine only" in out
+    assert "overhead of the full path over engine only" in out and "%" in out
+    assert "camera 48x80 bgr8" in out and "input 64x96" in out
+    assert "stages other than the engine" in out
+
+
+def test_bench_options_and_json(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    report_path = tmp_path / "out" / "bench.json"
+    args = [
+        "--model", str(tiny_model), "--height", "30", "--width", "40", "--iterations", "2",
+        "--warmup", "0", "--encoding", "yuv422", "--no-color", "--no-overlay",
+        "--threshold", "0.25", "--json", str(report_path),
+    ]  # fmt: skip
+    assert _bench(args) == 0
+    report = json.loads(report_path.read_text())
+    assert report["camera_hw"] == [30, 40] and report["encoding"] == "yuv422"
+    assert report["iterations"] == 2 and report["backend"] == "onnxruntime"
+    assert report["threshold"] == 0.25
+    assert "color" not in report["stages_ms"] and "overlay" not in report["stages_ms"]
+    total, engine = report["stages_ms"]["total"]["mean"], report["engine_only_ms"]["mean"]
+    assert report["overhead_percent"]["mean"] == pytest.approx(100 * (total - engine) / engine)
+    assert 0 < report["non_engine_ms"] < total
+    assert 0.0 <= report["anomaly_fraction"] <= 1.0
+    capsys.readouterr()
+    assert _bench(args) == 2  # refuses to overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert _bench([*args, "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--height", "0", "--width", "10"], "must be positive"),
+        (["--height", "10", "--width", "10", "--iterations", "0"], "--iterations"),
+        (["--height", "10", "--width", "10", "--backend", "tensorrt"], "TensorRT"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(tiny_model, capsys, argv, expected) -> None:
+    from dense_ood_ros.engine import tensorrt_backend
+
+    if "tensorrt" in argv and tensorrt_backend.unavailable_reason() is None:
+        pytest.skip("TensorRT can run here")
+    assert _bench(["--model", str(tiny_model), *argv]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_model_gives_one_line_error(tmp_path: Path, capsys) -> None:
+    garbage = tmp_path / "model.onnx"
+    garbage.write_bytes(b"not a model")
+    assert _bench(["--model", str(garbage), "--height", "8", "--width", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dense-ood bench: error:") and "not a readable ONNX model" in err
+    assert err.count("\n") == 1
+
+
+def test_bench_on_a_picture(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    import cv2
+    import numpy as np
+
+    picture = tmp_path / "frame.png"
+    cv2.imwrite(str(picture), np.full((20, 30, 3), 90, np.uint8))
+    args = ["--model", str(tiny_model), "--height", "40", "--width", "60", "--iterations", "1"]
+    assert _bench([*args, "--image", str(picture)]) == 0
+    assert f"({picture})" in capsys.readouterr().out
+    assert _bench([*args, "--image", str(tmp_path / "absent.png")]) == 2
+    assert "not a readable image" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Reading the model contract: a good model, and a clear one-line error for each bad file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TINY_CLASSES, TINY_INPUT_HW, TINY_PALETTE
+
+from dense_ood_ros.contract import (
+    KEY_CONTRACT,
+    KEY_INPUT_HW,
+    KEY_PALETTE,
+    KEY_THRESHOLD,
+    ContractError,
+    plan_metadata_path,
+    read_contract,
+)
+
+onnx = pytest.importorskip("onnx")
+
+
+def _with_metadata(source: Path, target: Path, changes: dict[str, str | None]) -> Path:
+    """Copy an ONNX model, setting (or, for None, deleting) metadata keys."""
+    model = onnx.load(str(source))
+    meta = {p.key: p.value for p in model.metadata_props}
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(target))
+    return target
+
+
+def _one_line_error(path: Path) -> str:
+    with pytest.raises(ContractError) as info:
+        read_contract(path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_reads_the_tiny_model(tiny_model: Path) -> None:
+    contract = read_contract(tiny_model)
+    assert contract.class_names == TINY_CLASSES
+    assert contract.num_classes == 4
+    np.testing.assert_array_equal(contract.palette, np.array(TINY_PALETTE, dtype=np.uint8))
+    assert contract.palette.dtype == np.uint8
+    assert contract.score == "jsd"
+    assert contract.threshold == pytest.approx(0.6)
+    assert contract.input_hw == TINY_INPUT_HW
+    assert contract.extra_scores == ("msp", "maxlogit", "entropy", "energy")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "no such model file" in _one_line_error(tmp_path / "absent.onnx")
+
+
+def test_garbage_file_is_not_an_onnx_model(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(b"this is not a protobuf \x00\xff" * 10)
+    assert "not a readable ONNX model" in _one_line_error(path)
+
+
+def test_onnx_without_metadata(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "plain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "plain.onnx"
+    onnx.save(model, str(path))
+    assert "not a dense_ood model" in _one_line_error(path)
+
+
+def test_wrong_contract_version(tiny_model: Path, tmp_path: Path) -> None:
+    path = _with_metadata(tiny_model, tmp_path / "v2.onnx", {KEY_CONTRACT: "2"})
+    assert "contract version '2'" in _one_line_error(path)
+
+
+@pytest.mark.parametrize(
+    ("palette", "expected"),
+    [
+        ("[[1, 2, 3]]", "palette"),  # one row for four classes
+        ("[[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 300]]", "0..255"),
+        ("not json", "malformed metadata"),
+    ],
+)
+def test_malformed_palette(tiny_model: Path, tmp_path: Path, palette: str, expected: str) -> None:
+    path = _with_metadata(tiny_model, tmp_path / "palette.onnx", {KEY_PALETTE: palette})
+    assert expected in _one_line_error(path)
+
+
+def test_missing_and_bad_keys(tiny_model: Path, tmp_path: Path) -> None:
+    path = _with_metadata(tiny_model, tmp_path / "a.onnx", {KEY_THRESHOLD: None})
+    assert KEY_THRESHOLD in _one_line_error(path)
+    path = _with_metadata(tiny_model, tmp_path / "b.onnx", {KEY_THRESHOLD: "nan"})
+    assert "finite" in _one_line_error(path)
+    path = _with_metadata(tiny_model, tmp_path / "c.onnx", {KEY_INPUT_HW: "[0, 96]"})
+    assert KEY_INPUT_HW in _one_line_error(path)
+
+
+def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "model.plan"
+    plan.write_bytes(b"engine bytes")
+    assert "no metadata sidecar" in _one_line_error(plan)
+    meta = {p.key: p.value for p in onnx.load(str(tiny_model)).metadata_props}
+    plan_metadata_path(plan).write_text(json.dumps(meta))
+    from_plan, from_onnx = read_contract(plan), read_contract(tiny_model)
+    assert from_plan.class_names == from_onnx.class_names
+    assert from_plan.input_hw == from_onnx.input_hw
+    assert from_plan.threshold == from_onnx.threshold
+    np.testing.assert_array_equal(from_plan.palette, from_onnx.palette)
+    plan_metadata_path(plan).write_text("[1, 2]")
+    assert "JSON object" in _one_line_error(plan)

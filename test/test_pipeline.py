@@ -1,0 +1,159 @@
+"""The ROS-free pipeline on a real contract model: sizes, values, colours, thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import TINY_INPUT_HW
+
+from dense_ood_ros.engine import load_engine
+from dense_ood_ros.pipeline import FrameResult, Pipeline, resize_to
+from dense_ood_ros.render import colorize
+
+HEIGHT, WIDTH = TINY_INPUT_HW
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model: Path) -> Pipeline:
+    return Pipeline(load_engine(tiny_model, "onnxruntime"))
+
+
+@pytest.fixture(scope="module")
+def session(tiny_model: Path) -> ort.InferenceSession:
+    """A plain ONNX Runtime session: the reference the pipeline must agree with."""
+    return ort.InferenceSession(str(tiny_model), providers=["CPUExecutionProvider"])
+
+
+def _frame(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    noise = rng.integers(-25, 26, (height, width, 3))
+    smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+
+
+def _check_sizes(result: FrameResult, height: int, width: int) -> None:
+    assert result.semantic.shape == (height, width) and result.semantic.dtype == np.uint8
+    assert result.score.shape == (height, width) and result.score.dtype == np.float32
+    assert result.mask.shape == (height, width) and result.mask.dtype == np.uint8
+    assert result.color.shape == (height, width, 3) and result.color.dtype == np.uint8
+    assert result.overlay.shape == (height, width, 3) and result.overlay.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("height", "width"), [(90, 130), (40, 50), (128, 192), (37, 300)])
+def test_outputs_at_the_camera_size(pipeline, rng, height: int, width: int) -> None:
+    result = pipeline.process(_frame(rng, height, width), extra_scores=True)
+    _check_sizes(result, height, width)
+    assert set(np.unique(result.mask)) <= {0, 255}
+    np.testing.assert_array_equal(result.mask, np.where(result.score >= pipeline.threshold, 255, 0))
+    assert result.semantic.max() < pipeline.contract.num_classes
+    np.testing.assert_array_equal(
+        result.color, colorize(result.semantic, pipeline.contract.palette)
+    )
+    assert set(result.extra_scores) == set(pipeline.contract.extra_scores)
+    for values in result.extra_scores.values():
+        assert values.shape == (height, width) and values.dtype == np.float32
+    assert {"preprocess", "engine", "postprocess", "color", "overlay", "total"} <= set(
+        result.timings_ms
+    )
+
+
+def test_camera_at_model_size_equals_a_direct_run(pipeline, session, rng) -> None:
+    frame = _frame(rng, HEIGHT, WIDTH)
+    semantic, score = session.run(["semantic", "anomaly_score"], {"image": frame[None]})
+    result = pipeline.process(frame)
+    np.testing.assert_array_equal(result.semantic, semantic[0])
+    np.testing.assert_allclose(result.score, score[0], rtol=1e-5, atol=1e-6)
+    palette = pipeline.contract.palette
+    np.testing.assert_array_equal(result.color, palette[semantic[0]])  # the model's palette
+
+
+def test_twice_the_model_size_is_area_down_and_nearest_up(pipeline, session, rng) -> None:
+    frame = _frame(rng, 2 * HEIGHT, 2 * WIDTH)
+    small = cv2.resize(frame, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+    semantic, score = session.run(["semantic", "anomaly_score"], {"image": small[None]})
+    result = pipeline.process(frame, color=False, overlay=False)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            np.testing.assert_array_equal(result.semantic[dy::2, dx::2], semantic[0])
+    upsampled = cv2.resize(score[0], (2 * WIDTH, 2 * HEIGHT), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(result.score, upsampled, rtol=1e-5, atol=1e-6)
+
+
+def test_colour_and_overlay_only_when_asked(pipeline, rng) -> None:
+    frame = _frame(rng, 50, 70)
+    result = pipeline.process(frame, color=False, overlay=False)
+    assert result.color is None and result.overlay is None and result.extra_scores == {}
+    assert "color" not in result.timings_ms and "overlay" not in result.timings_ms
+    only_overlay = pipeline.process(frame, color=False, overlay=True)
+    assert only_overlay.color is None and only_overlay.overlay.shape == (50, 70, 3)
+
+
+def test_threshold_defaults_to_the_model_and_can_change(tiny_model, rng) -> None:
+    engine = load_engine(tiny_model, "onnxruntime")
+    assert Pipeline(engine).threshold == pytest.approx(engine.contract.threshold)
+    frame = _frame(rng, 30, 40)
+    pipeline = Pipeline(engine, threshold=0.0)
+    assert (pipeline.process(frame).mask == 255).all()  # scores are >= 0
+    pipeline.threshold = 1.5
+    result = pipeline.process(frame)
+    assert (result.mask == 0).all()
+    assert not np.array_equal(result.overlay, pipeline.process(frame, overlay=True).color)
+    with pytest.raises(ValueError, match="finite"):
+        pipeline.threshold = float("nan")
+
+
+def test_anomalies_are_marked_in_the_overlay(tiny_model, rng) -> None:
+    engine = load_engine(tiny_model, "onnxruntime")
+    frame = _frame(rng, 60, 80)
+    plain = Pipeline(engine, threshold=2.0).process(frame)
+    marked = Pipeline(engine, threshold=0.0).process(frame)
+    np.testing.assert_array_equal(plain.color, marked.color)
+    expected = cv2.addWeighted(frame, 0.5, plain.color, 0.5, 0.0)
+    np.testing.assert_array_equal(plain.overlay, expected)
+    assert np.abs(marked.overlay.astype(int) - plain.overlay).mean() > 10
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((10, 10, 3), np.float32),
+        np.zeros((10, 10), np.uint8),
+        np.zeros((0, 10, 3), np.uint8),
+    ],
+)
+def test_rejects_bad_frames(pipeline, frame) -> None:
+    with pytest.raises(ValueError, match="frame must"):
+        pipeline.process(frame)
+
+
+def test_resize_to_keeps_frames_at_the_right_size(rng) -> None:
+    frame = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    assert resize_to(frame, (64, 96)) is frame  # no copy when nothing changes
+    assert resize_to(frame[:, ::-1], (64, 96)).flags.c_contiguous
+    np.testing.assert_array_equal(
+        resize_to(frame, (32, 48)), cv2.resize(frame, (48, 32), interpolation=cv2.INTER_AREA)
+    )
+    for hw in [(10, 13), (50, 70), (100, 200), (7, 96)]:
+        assert resize_to(frame, hw).shape == (*hw, 3)
+
+
+def test_runtime_never_imports_torch(tiny_model: Path) -> None:
+    """The vehicle runtime has no torch: load, run and encode a frame in a clean interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from dense_ood_ros import bench, image_codec, messages, pipeline, render\n"
+        "from dense_ood_ros.engine import load_engine\n"
+        f"p = pipeline.Pipeline(load_engine({str(tiny_model)!r}))\n"
+        "r = p.process(np.zeros((40, 50, 3), np.uint8), extra_scores=True)\n"
+        "messages.pixels_as_uint8_array(r.overlay)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
