@@ -1,0 +1,336 @@
+"""Training configuration: dataclasses loaded from YAML, validated with one-line errors.
+
+A YAML file holds sections named like the dataclasses below (data, model, flow, negatives,
+optim, log, runtime) plus `seed`; absent keys keep their defaults, unknown keys are errors.
+`--set section.key=value` overrides use the same YAML syntax for the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    """Where the training and validation images come from and how they are augmented."""
+
+    dataset: str = "synthroad"  # synthroad | cityscapes | folder
+    root: str | None = None  # cityscapes: the folder holding leftImg8bit/ and gtFine/
+    train_split: str = "train"
+    val_split: str = "val"
+    images_dir: str | None = None  # folder dataset
+    labels_dir: str | None = None
+    val_images_dir: str | None = None
+    val_labels_dir: str | None = None
+    num_scenes: int = 2000  # synthroad: training scenes (seeds 0..num_scenes-1)
+    scene_hw: tuple[int, int] = (192, 384)  # synthroad scene size
+    val_scenes: int = 64  # synthroad: held-out scenes (seeds after the training ones)
+    val_hw: tuple[int, int] | None = None  # resize validation images to this (None: as stored)
+    crop_hw: tuple[int, int] = (128, 256)
+    scale: tuple[float, float] = (0.5, 2.0)
+    flip: bool = True
+    # colour jitter (brightness, contrast, saturation, hue) as torchvision's; null = off
+    jitter: tuple[float, float, float, float] | None = (0.3, 0.3, 0.3, 0.02)
+    batch_size: int = 8
+    val_batch_size: int = 4
+    num_workers: int = 0
+    cache: bool = True  # synthroad: generate scenes once and keep them in memory
+
+
+@dataclass
+class ModelConfig:
+    """The segmenter: timm backbone + ladder decoder."""
+
+    backbone: str = "resnet18"
+    pretrained: bool = False  # ImageNet weights through timm (needs them cached or a download)
+    pretrained_file: str | None = None  # local weights file for the backbone
+    decoder_width: int = 128
+    spp: bool = True
+    num_classes: int = 19
+
+
+@dataclass
+class FlowConfig:
+    """The normalizing flow that synthesises negatives, and its optimiser."""
+
+    levels: int = 3
+    steps_per_level: int = 4
+    hidden: int = 64
+    lu: bool = False
+    lr: float = 1e-5  # Adamax
+    weight_decay: float = 0.0
+    nll_weight: float = 1.0  # weight of the bits/dim loss on the replaced inlier patch
+    temperature: float = 1.0
+    warmup_steps: int = 0  # flow-only maximum-likelihood steps on inlier patches before joint
+    warmup_lr: float = 1e-3
+    pretrained: str | None = None  # flow checkpoint (a fit checkpoint or a bare state dict)
+    grad_clip: float = 0.0  # 0 = off
+
+
+@dataclass
+class NegativesConfig:
+    """Which negatives are pasted into inlier crops, their sizes, and the JSD loss weight."""
+
+    mode: str = "flow"  # flow | none | real | noise
+    beta: float = 0.03
+    patch_min: int = 16  # patch side range in pixels at `reference_height`, scaled to the crop
+    patch_max: int = 216
+    patch_step: int = 8
+    reference_height: int = 1024
+    real_source: str = "procedural"  # mode=real: "procedural" or a folder of images
+    real_masks_dir: str | None = None  # object masks for real_source images (same file stems)
+    probability: float = 1.0  # share of steps that paste negatives
+
+
+@dataclass
+class OptimConfig:
+    """The segmenter's optimiser and schedule; `steps` is the length of training."""
+
+    name: str = "adamw"  # adamw | sgd
+    lr: float = 4e-4
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    backbone_lr_mult: float = 0.25  # pretrained backbones learn slower (SwiftNet)
+    schedule: str = "cosine"  # cosine | poly | constant
+    poly_power: float = 0.9
+    warmup_steps: int = 0
+    steps: int = 20000
+    grad_clip: float = 0.0  # 0 = off
+
+
+@dataclass
+class LogConfig:
+    """Logging, validation and checkpoint cadence (in steps; 0 = only at the end)."""
+
+    format: str = "csv"  # csv | tensorboard
+    every: int = 20
+    val_every: int = 0
+    checkpoint_every: int = 500
+
+
+@dataclass
+class RuntimeConfig:
+    """Device and numerics."""
+
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    sync_bn: bool = True  # SyncBatchNorm under torchrun with several CUDA processes
+
+
+@dataclass
+class TrainConfig:
+    """Everything a `fit` run needs; saved in every checkpoint."""
+
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    negatives: NegativesConfig = field(default_factory=NegativesConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of builtins (tuples as lists), safe for YAML and torch.load(weights_only)."""
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.dataset": ("synthroad", "cityscapes", "folder"),
+    "negatives.mode": ("flow", "none", "real", "noise"),
+    "optim.name": ("adamw", "sgd"),
+    "optim.schedule": ("cosine", "poly", "constant"),
+    "log.format": ("csv", "tensorboard"),
+    "runtime.device": ("auto", "cpu", "cuda"),
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    """Check `value` against a field's type annotation; return it converted (lists -> tuples)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(
+            _convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, str):  # YAML reads 1e-5 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    """Instantiate dataclass `cls` from a mapping, recursing into nested dataclasses."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(f"unknown key '{where}{unknown[0]}' (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in values.items():
+        key = f"{prefix}.{name}" if prefix else name
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[name] = _build(annotation, value if value is not None else {}, key)
+        else:
+            kwargs[name] = _convert(value, annotation, key)
+    return cls(**kwargs)
+
+
+def _positive(config: TrainConfig) -> list[tuple[str, float]]:
+    return [
+        ("data.batch_size", config.data.batch_size),
+        ("data.val_batch_size", config.data.val_batch_size),
+        ("data.crop_hw[0]", config.data.crop_hw[0]),
+        ("data.crop_hw[1]", config.data.crop_hw[1]),
+        ("model.num_classes", config.model.num_classes),
+        ("model.decoder_width", config.model.decoder_width),
+        ("flow.levels", config.flow.levels),
+        ("flow.steps_per_level", config.flow.steps_per_level),
+        ("flow.hidden", config.flow.hidden),
+        ("flow.temperature", config.flow.temperature),
+        ("negatives.patch_min", config.negatives.patch_min),
+        ("negatives.patch_step", config.negatives.patch_step),
+        ("negatives.reference_height", config.negatives.reference_height),
+        ("optim.lr", config.optim.lr),
+        ("optim.steps", config.optim.steps),
+    ]
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check values that types alone cannot; raise ConfigError naming the first bad key."""
+    for key, choices in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    for key, value in _positive(config):
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value!r}")
+    for key, value in (
+        ("negatives.beta", config.negatives.beta),
+        ("flow.nll_weight", config.flow.nll_weight),
+        ("flow.warmup_steps", config.flow.warmup_steps),
+        ("flow.lr", config.flow.lr),
+        ("optim.warmup_steps", config.optim.warmup_steps),
+        ("optim.grad_clip", config.optim.grad_clip),
+        ("flow.grad_clip", config.flow.grad_clip),
+        ("data.num_workers", config.data.num_workers),
+        ("runtime.threads", config.runtime.threads),
+    ):
+        if value < 0:
+            raise ConfigError(f"{key} must be >= 0, got {value!r}")
+    if config.negatives.patch_max < config.negatives.patch_min:
+        raise ConfigError("negatives.patch_max must be >= negatives.patch_min")
+    if not 0.0 <= config.negatives.probability <= 1.0:
+        raise ConfigError("negatives.probability must be in [0, 1]")
+    low, high = config.data.scale
+    if not 0 < low <= high:
+        raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, got {low, high}")
+    if config.data.dataset == "cityscapes" and not config.data.root:
+        raise ConfigError("data.root is required for dataset 'cityscapes'")
+    if config.data.dataset == "folder" and not (config.data.images_dir and config.data.labels_dir):
+        raise ConfigError("data.images_dir and data.labels_dir are required for dataset 'folder'")
+    if config.data.dataset == "synthroad" and config.data.num_scenes <= 0:
+        raise ConfigError("data.num_scenes must be > 0")
+    return config
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'optim.lr=1e-3' -> (['optim', 'lr'], 0.001); the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {text!r}: value is not valid YAML") from None
+    return key.strip().split("."), value
+
+
+def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
+    """Build and validate a TrainConfig from nested dicts plus 'a.b=value' overrides."""
+    values = _plain(values or {})
+    for text in overrides or []:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: '{part}' is not a section")
+        node[path[-1]] = value
+    return validate(_build(TrainConfig, values, ""))
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config file; errors name the file and the key."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        return config_from_dict(values, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,104 @@
+"""Export a `fit` checkpoint's segmenter as a contract-1 ONNX model for the runtime.
+
+The model takes uint8 RGB [N, H, W, 3] at --height x --width and outputs trainIds and the
+anomaly score (inside the graph; default the method's JSD score); --extra-scores adds every
+other score as a `score_<name>` output. Class names and palette are the Cityscapes ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dense_ood_ros.contract import KNOWN_SCORES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by `fit` (last.pt)")
+    parser.add_argument("--output", required=True, type=Path, help="ONNX file to write")
+    parser.add_argument(
+        "--height",
+        type=int,
+        default=None,
+        help="input height (default: the config's validation or scene size, else its crop)",
+    )
+    parser.add_argument("--width", type=int, default=None, help="input width (same default)")
+    parser.add_argument(
+        "--score", choices=KNOWN_SCORES, default="jsd", help="anomaly score in `anomaly_score`"
+    )
+    parser.add_argument(
+        "--extra-scores", action="store_true", help="also output every other score (score_<name>)"
+    )
+    parser.add_argument(
+        "--fp16", action="store_true", help="FP16 network (for TensorRT); scores stay float32"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="default anomaly threshold stored in the metadata (choose it on validation data)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+
+
+def _fail(message: str) -> int:
+    print(f"dense-ood-train export: error: {message}", file=sys.stderr)
+    return 2
+
+
+def default_input_hw(config: object) -> tuple[int, int]:
+    """The size a checkpoint's model is naturally used at."""
+    data = config.data
+    if data.val_hw is not None:
+        return data.val_hw
+    if data.dataset == "synthroad":
+        return data.scene_hw
+    return data.crop_hw
+
+
+def class_names_and_palette(num_classes: int) -> tuple[list[str], list[list[int]]]:
+    """Cityscapes names and colours for 19 classes; generic ones otherwise."""
+    from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE
+
+    if num_classes == len(CITYSCAPES_CLASS_NAMES):
+        return list(CITYSCAPES_CLASS_NAMES), CITYSCAPES_PALETTE.tolist()
+    names = [f"class_{i}" for i in range(num_classes)]
+    palette = [[(37 * i) % 256, (97 * i) % 256, (173 * i) % 256] for i in range(num_classes)]
+    return names, palette
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+
+    from dense_ood_train.checkpoint import CheckpointError, load_checkpoint
+    from dense_ood_train.export import export_contract_model, make_contract
+
+    if args.output.exists() and not args.overwrite:
+        return _fail(f"{args.output} exists; pass --overwrite to replace it")
+    if args.output.suffix != ".onnx":
+        return _fail(f"--output must end in .onnx, got {args.output.name}")
+    if not math.isfinite(args.threshold):
+        return _fail("--threshold must be a finite number")
+    try:
+        segmenter, config, _ = load_checkpoint(args.checkpoint)
+    except CheckpointError as exc:
+        return _fail(str(exc))
+    height, width = default_input_hw(config)
+    height = args.height if args.height is not None else height
+    width = args.width if args.width is not None else width
+    if height < 32 or width < 32:
+        return _fail(f"--height and --width must be at least 32, got {height}x{width}")
+    names, palette = class_names_and_palette(config.model.num_classes)
+    contract = make_contract(
+        names,
+        palette,
+        (height, width),
+        score=args.score,
+        threshold=args.threshold,
+        extra_scores=args.extra_scores,
+    )
+    path = export_contract_model(segmenter, args.output, contract, fp16=args.fp16)
+    size_mb = path.stat().st_size / 1e6
+    print(f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score})")
+    return 0
