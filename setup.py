@@ -15,6 +15,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx")),
     ],
     python_requires=">=3.10",
     install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml", "tqdm"],

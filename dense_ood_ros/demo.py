@@ -23,8 +23,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dense_ood_ros.bundled import default_demo_model
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "models" / "synthroad_nflowjs.onnx"
+DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = REPO / "data" / "samples"
 CAMERA_TOPIC = "/camera/image_raw"
 FRAME_ID = "camera"

@@ -39,6 +39,7 @@ except ImportError as _exc:  # pragma: no cover - only without a ROS 2 Python en
         "or `pip install '.[ros]'`"
     )
 
+from dense_ood_ros.bundled import demo_model_path
 from dense_ood_ros.camera_stats import CameraStats
 from dense_ood_ros.contract import ContractError
 from dense_ood_ros.engine import EngineError, load_engine
@@ -137,7 +138,9 @@ class DenseOodNode(Node):
     def start(self) -> None:
         """Validate parameters, load the model, create topics and the worker; or StartupError."""
         try:
-            config = parse_config({name: self._value(name) for name in PARAMETER_NAMES})
+            config = parse_config(
+                {name: self._value(name) for name in PARAMETER_NAMES}, demo_model_path()
+            )
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         try:

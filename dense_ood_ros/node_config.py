@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "model_path",
         "",
-        "Contract-1 model: an .onnx file, or a TensorRT plan with its <plan>.json metadata.",
+        "Contract-1 model: an .onnx file, or a TensorRT plan with its <plan>.json metadata. "
+        "Empty: the bundled demo model (models/synthroad_nflowjs.onnx).",
     ),
     ParameterSpec("backend", "auto", "Inference backend: auto | onnxruntime | tensorrt."),
     ParameterSpec(
@@ -100,10 +102,13 @@ class NodeConfig:
     qos: str
 
 
-def parse_config(values: Mapping[str, Any]) -> NodeConfig:
-    """Validate parameter values (missing names take their defaults); raise ConfigError."""
+def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -> NodeConfig:
+    """Validate parameter values (missing names take their defaults); raise ConfigError.
+
+    An empty `model_path` means `default_model` (the bundled demo model, where it is shipped).
+    """
     get = {spec.name: values.get(spec.name, spec.default) for spec in PARAMETERS}
-    model_path = _string(get, "model_path").strip()
+    model_path = _string(get, "model_path").strip() or str(default_model or "")
     if not model_path:
         raise ConfigError("parameter 'model_path' is required (path to a contract-1 .onnx model)")
     return NodeConfig(

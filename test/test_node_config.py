@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,9 +85,17 @@ def test_bad_values_name_the_parameter(values: dict, message: str) -> None:
 
 
 @pytest.mark.parametrize("values", [{}, {"model_path": ""}, {"model_path": "  "}])
-def test_model_path_is_required(values: dict) -> None:
+def test_model_path_is_required_without_a_bundled_model(values: dict) -> None:
     with pytest.raises(ConfigError, match="'model_path' is required"):
-        parse_config(values)
+        parse_config(values, default_model=None)
+
+
+@pytest.mark.parametrize("values", [{}, {"model_path": ""}])
+def test_empty_model_path_means_the_bundled_model(values: dict) -> None:
+    bundled = Path("/opt/share/dense_ood_ros/models/synthroad_nflowjs.onnx")
+    assert parse_config(values, default_model=bundled).model_path == str(bundled)
+    explicit = parse_config({"model_path": "m.onnx"}, default_model=bundled)
+    assert explicit.model_path == "m.onnx"
 
 
 def test_threshold_nan_means_model_threshold() -> None:

@@ -64,7 +64,6 @@ def test_file_that_is_not_onnx(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({}, "'model_path' is required"),
         ({"model_path": "m.onnx", "qos": "fast"}, "'qos' is 'fast'"),
         ({"model_path": "m.onnx", "image_topics": []}, "'image_topics' is empty"),
         ({"model_path": "m.onnx", "compressed": "yes"}, "bad parameter 'compressed'"),

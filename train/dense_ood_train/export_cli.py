@@ -33,11 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fp16", action="store_true", help="FP16 network (for TensorRT); scores stay float32"
     )
-    parser.add_argument(
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument(
         "--threshold",
         type=float,
         default=0.5,
         help="default anomaly threshold stored in the metadata (choose it on validation data)",
+    )
+    threshold.add_argument(
+        "--threshold-from",
+        type=Path,
+        default=None,
+        metavar="METRICS_JSON",
+        help="take the threshold from an `evaluate` report on validation data: the best-F1 "
+        "threshold of --score in its metrics.json",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
@@ -68,6 +77,19 @@ def class_names_and_palette(num_classes: int) -> tuple[list[str], list[list[int]
     return names, palette
 
 
+def threshold_from_report(path: Path, score: str) -> float:
+    """The best-F1 threshold of `score` in an `evaluate` metrics.json; ValueError if absent."""
+    import json
+
+    try:
+        report = json.loads(path.read_text())
+        return float(report["scores"][score]["best_f1_threshold"])
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} holds no best-F1 threshold for score {score!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import math
 
@@ -78,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{args.output} exists; pass --overwrite to replace it")
     if args.output.suffix != ".onnx":
         return _fail(f"--output must end in .onnx, got {args.output.name}")
+    if args.threshold_from is not None:
+        try:
+            args.threshold = threshold_from_report(args.threshold_from, args.score)
+        except ValueError as exc:
+            return _fail(str(exc))
     if not math.isfinite(args.threshold):
         return _fail("--threshold must be a finite number")
     try:
@@ -100,5 +127,8 @@ def run(args: argparse.Namespace) -> int:
     )
     path = export_contract_model(segmenter, args.output, contract, fp16=args.fp16)
     size_mb = path.stat().st_size / 1e6
-    print(f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score})")
+    print(
+        f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score}, "
+        f"threshold {args.threshold:.6g})"
+    )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,23 @@ def test_export_matches_torch(run_dir: Path, tmp_path: Path) -> None:
         x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
         direct = jsd_score(segmenter(x)).numpy()
     assert np.abs(outputs["anomaly_score"] - direct).max() <= 1e-4
+
+
+def test_export_takes_the_threshold_from_a_validation_report(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    report = tmp_path / "metrics.json"
+    report.write_text(json.dumps({"scores": {"jsd": {"best_f1_threshold": 0.8125}}}))
+    output = tmp_path / "model.onnx"
+    args = ["export", str(run_dir / "last.pt"), "--output", str(output)]
+    assert cli_main([*args, "--threshold-from", str(report)]) == 0
+    assert read_contract(output).threshold == pytest.approx(0.8125)
+    # a report without the exported score is refused with one line, and nothing is written
+    other = tmp_path / "other.onnx"
+    bad_args = ["export", str(run_dir / "last.pt"), "--output", str(other), "--score", "msp"]
+    assert cli_main([*bad_args, "--threshold-from", str(report)]) == 2
+    assert "no best-F1 threshold for score 'msp'" in capsys.readouterr().err
+    assert not other.exists()
 
 
 def test_export_refuses_to_overwrite(run_dir: Path, tmp_path: Path) -> None:
