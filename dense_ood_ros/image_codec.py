@@ -149,6 +149,12 @@ def decode_compressed(data: bytes | memoryview | np.ndarray, format: str = "") -
         raise ImageDecodeError("compressed image is empty")
     if "compresseddepth" in format.lower():
         raise ImageDecodeError(f"compressed format {format!r} (depth images) is not supported")
+    # image_transport writes "<raw encoding>; <codec> compressed ..."; 16UC1/32FC1 are depth maps
+    source_encoding = format.split(";")[0].strip().lower() if ";" in format else ""
+    if source_encoding[:3] in ("16u", "32f", "16s", "32s", "64f"):
+        raise ImageDecodeError(
+            f"compressed format {format!r}: {source_encoding} is a depth/data image, not a camera"
+        )
     if _is_truncated_jpeg(buffer):
         raise ImageDecodeError(f"corrupt JPEG ({buffer.size} bytes): data ends before the image")
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
