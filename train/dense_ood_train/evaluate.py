@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--components",
         choices=COMPONENT_CHOICES,
         default="auto",
-        help="SMIYC component metrics: auto = the benchmark's track (SMIYC only), or force a "
+        help="SMIYC component metrics: auto = the benchmark's track (the SMIYC tracks, and "
+        "LostAndFound with the obstacle track's sizes, as the SMIYC code does), or force a "
         "track's size filters, or off",
     )
     parser.add_argument(
