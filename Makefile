@@ -20,7 +20,7 @@ $(STAMP): setup.py train/pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/dense-ood demo
+	$(BIN)/dense-ood demo --output demo_out --overwrite
 
 test: venv
 	$(BIN)/python -m pytest

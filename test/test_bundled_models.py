@@ -1,0 +1,44 @@
+"""The demo models committed in models/: contract-1, every score, small, and the node's default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dense_ood_ros.bundled import DEMO_MODEL_NAME, demo_model_path
+from dense_ood_ros.contract import KNOWN_SCORES, read_contract
+from dense_ood_ros.engine import load_engine
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+BUNDLED = ("synthroad_nflowjs.onnx", "synthroad_no_negatives.onnx", "synthroad_real_negatives.onnx")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_is_a_complete_contract_model(name: str) -> None:
+    contract = read_contract(MODELS / name)
+    assert contract.score == "jsd"
+    assert set(contract.extra_scores) == set(KNOWN_SCORES) - {"jsd"}
+    assert contract.num_classes == 19 and contract.class_names[0] == "road"
+    assert 0.0 < contract.threshold < 1.0  # chosen on the validation split, not the 0.5 default
+    assert contract.threshold != 0.5
+
+
+def test_bundled_models_fit_the_size_budget() -> None:
+    assert sum((MODELS / name).stat().st_size for name in BUNDLED) <= 30 * 2**20
+
+
+def test_demo_model_is_the_default_and_segments_a_sample() -> None:
+    assert demo_model_path() == MODELS / DEMO_MODEL_NAME
+    engine = load_engine(demo_model_path(), "onnxruntime")
+    sample = sorted((MODELS.parent / "data" / "samples").glob("*.jpg"))[0]
+    rgb = cv2.cvtColor(cv2.imread(str(sample)), cv2.COLOR_BGR2RGB)
+    height, width = engine.contract.input_hw
+    frame = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    outputs = engine.infer(frame[None])
+    # a trained model: the road class covers a good part of the bottom half of a road scene
+    bottom = outputs.semantic[0, height // 2 :]
+    assert (bottom == 0).mean() > 0.3
+    assert np.isfinite(outputs.score).all()
