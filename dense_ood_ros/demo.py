@@ -10,12 +10,14 @@ share) and what the model says about itself (classes, score, threshold).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,39 @@ DEFAULT_IMAGES = REPO / "data" / "samples"
 CAMERA_TOPIC = "/camera/image_raw"
 FRAME_ID = "camera"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+#: Fast DDS's shared-memory segment per participant. The default, 512 KiB, is smaller than one
+#: frame's five outputs (12 bytes a pixel, 1.5 MB at 256x512): a burst the reader has not drained
+#: yet does not fit, fragments are dropped, and RELIABLE resends them only at the writer's next
+#: heartbeat (every 3 s), so a frame took ~3 s instead of ~0.1 s. Sized for a few whole frames.
+SHM_FRAMES = 3
+SHM_BYTES_PER_PIXEL = 3 + 12  # the camera frame and the five outputs
+SHM_MIN_BYTES = 4 * 2**20
+PROFILES_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"  # Fast DDS 2.x; the user's own file wins
+FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>shm_frames</transport_id>
+      <type>SHM</type>
+      <segment_size>{segment_bytes}</segment_size>
+    </transport_descriptor>
+    <transport_descriptor>
+      <transport_id>udp</transport_id>
+      <type>UDPv4</type>
+    </transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="dense_ood_demo" is_default_profile="true">
+    <rtps>
+      <useBuiltinTransports>false</useBuiltinTransports>
+      <userTransports>
+        <transport_id>shm_frames</transport_id>
+        <transport_id>udp</transport_id>
+      </userTransports>
+    </rtps>
+  </participant>
+</profiles>
+"""
 
 
 class DemoError(RuntimeError):
@@ -159,9 +194,10 @@ def _serve(
     threshold = contract.threshold if args.threshold is None else args.threshold
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dense_ood_demo_") as tmp:
-        node = _start_node(args, Path(tmp), domain_id, threshold)
+        dds_env = _fastdds_env(Path(tmp), frames)
+        node = _start_node(args, Path(tmp), domain_id, threshold, dds_env)
         try:
-            with _RosSide(domain_id) as ros:
+            with _RosSide(domain_id, dds_env) as ros:
                 ros.wait_ready(node, args.timeout)
                 reports = [
                     _run_frame(ros, node, path, args, contract)
@@ -203,8 +239,34 @@ class _NodeProcess:
         return self.process.returncode
 
 
+def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
+    """Environment that gives the node and the demo a shared-memory segment fitting the frames."""
+    if os.environ.get(PROFILES_ENV):
+        return {}
+    pixels = max(np.prod(_load_rgb(path).shape[:2]) for path in frames)
+    segment_bytes = max(SHM_MIN_BYTES, SHM_FRAMES * SHM_BYTES_PER_PIXEL * int(pixels))
+    profile = tmp / "fastdds_profile.xml"
+    profile.write_text(FASTDDS_PROFILE.format(segment_bytes=segment_bytes))
+    return {PROFILES_ENV: str(profile)}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the duration, then the previous environment."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _start_node(
-    args: argparse.Namespace, tmp: Path, domain_id: int, threshold: float
+    args: argparse.Namespace, tmp: Path, domain_id: int, threshold: float, dds_env: dict[str, str]
 ) -> _NodeProcess:
     import yaml
 
@@ -218,6 +280,7 @@ def _start_node(
     params_file = tmp / "params.yaml"
     params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    env.update(dds_env)
     command = [sys.executable, "-m", "dense_ood_ros.node", "--ros-args"]
     command += ["--params-file", str(params_file)]
     return _NodeProcess(command, env, tmp / "node.log")
@@ -226,7 +289,7 @@ def _start_node(
 class _RosSide:
     """The demo's own rclpy node: a camera publisher and subscriptions to the five outputs."""
 
-    def __init__(self, domain_id: int) -> None:
+    def __init__(self, domain_id: int, dds_env: dict[str, str]) -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         import rclpy
         from rclpy.context import Context
@@ -237,8 +300,9 @@ class _RosSide:
         from dense_ood_ros.topics import output_topics
 
         self.context = Context()
-        rclpy.init(args=[], context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("dense_ood_demo", context=self.context)
+        with _environ(dds_env):  # Fast DDS reads its profile when the participant is created
+            rclpy.init(args=[], context=self.context, domain_id=domain_id)
+            self.node = rclpy.create_node("dense_ood_demo", context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
