@@ -267,3 +267,25 @@ def wait_for_status(
         detail = None if last is None else (last.level, last.message, diagnostic_values(last))
         raise AssertionError(f"no diagnostics status of {camera_topic} as expected: {detail}")
     return found[0]
+
+
+def endpoint_reliabilities(
+    client: RosClient, input_topic: str, outputs: list[str], timeout: float = 10.0
+) -> tuple[list[Any], dict[str, list[Any]]]:
+    """QoS reliability of the dense_ood node's subscription and of each output publisher.
+
+    The client's graph cache fills asynchronously after discovery, so wait until every
+    endpoint is known before reading it.
+    """
+
+    def of_node(infos: list[Any]) -> list[Any]:
+        return [i.qos_profile.reliability for i in infos if i.node_name == "dense_ood"]
+
+    node = client.node
+    deadline = time.monotonic() + timeout
+    while True:
+        subs = of_node(node.get_subscriptions_info_by_topic(input_topic))
+        pubs = {t: of_node(node.get_publishers_info_by_topic(t)) for t in outputs}
+        if (subs and all(pubs.values())) or time.monotonic() > deadline:
+            return subs, pubs
+        time.sleep(0.05)

@@ -20,6 +20,7 @@ from node_harness import (
     NodeProcess,
     RosClient,
     diagnostic_values,
+    endpoint_reliabilities,
     image_from_msg,
     make_header,
     pick_domain_id,
@@ -127,14 +128,10 @@ def test_compressed_frames_match_a_direct_onnxruntime_run(setup: Setup, ext: str
 def test_reliable_qos_when_asked(setup: Setup) -> None:
     from rclpy.qos import ReliabilityPolicy
 
-    node = setup.client.node
-    subs = node.get_subscriptions_info_by_topic(f"{CAMERA}/compressed")
-    assert [i.qos_profile.reliability for i in subs if i.node_name == "dense_ood"] == [
-        ReliabilityPolicy.RELIABLE
-    ]
-    for topic in output_topics(CAMERA).values():
-        pubs = node.get_publishers_info_by_topic(topic)
-        assert [i.qos_profile.reliability for i in pubs] == [ReliabilityPolicy.RELIABLE]
+    outputs = list(output_topics(CAMERA).values())
+    subs, pubs = endpoint_reliabilities(setup.client, f"{CAMERA}/compressed", outputs)
+    assert subs == [ReliabilityPolicy.RELIABLE]
+    assert pubs == {topic: [ReliabilityPolicy.RELIABLE] for topic in outputs}
 
 
 def test_corrupt_jpeg_is_rejected_and_node_keeps_serving(setup: Setup) -> None:

@@ -26,6 +26,7 @@ from node_harness import (
     NodeProcess,
     RosClient,
     diagnostic_values,
+    endpoint_reliabilities,
     image_from_msg,
     image_msg,
     make_header,
@@ -153,15 +154,11 @@ def test_semantic_and_score_equal_a_direct_onnxruntime_run(setup: Setup) -> None
 def test_default_qos_is_sensor_data(setup: Setup) -> None:
     from rclpy.qos import ReliabilityPolicy
 
-    node = setup.client.node
     for camera in CAMERAS:
-        subs = [
-            i for i in node.get_subscriptions_info_by_topic(camera) if i.node_name == "dense_ood"
-        ]
-        assert [i.qos_profile.reliability for i in subs] == [ReliabilityPolicy.BEST_EFFORT]
-        for topic in output_topics(camera).values():
-            pubs = node.get_publishers_info_by_topic(topic)
-            assert [i.qos_profile.reliability for i in pubs] == [ReliabilityPolicy.BEST_EFFORT]
+        outputs = list(output_topics(camera).values())
+        subs, pubs = endpoint_reliabilities(setup.client, camera, outputs)
+        assert subs == [ReliabilityPolicy.BEST_EFFORT]
+        assert pubs == {topic: [ReliabilityPolicy.BEST_EFFORT] for topic in outputs}
 
 
 def test_model_parameters_are_exposed_read_only(setup: Setup) -> None:
