@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.topics import OUTPUT_ENCODINGS
+
 #: Stages of the full path in the order they run (pipeline stages come from its timings).
 STAGES = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages")
 
@@ -256,12 +258,11 @@ def _message_builder() -> tuple[Callable[[Any], None], str]:
 
 
 def _outputs(result: Any) -> list[tuple[np.ndarray, str]]:
-    outputs = [(result.semantic, "mono8"), (result.score, "32FC1"), (result.mask, "mono8")]
-    if result.color is not None:
-        outputs.append((result.color, "rgb8"))
-    if result.overlay is not None:
-        outputs.append((result.overlay, "rgb8"))
-    return outputs
+    """(image, encoding) of every output the node would publish for `result`."""
+    images = result.output_images()
+    return [
+        (images[name], enc) for name, enc in OUTPUT_ENCODINGS.items() if images[name] is not None
+    ]
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -309,13 +309,7 @@ class DenseOodNode(Node):
         camera.stats.on_processed((time.monotonic() - frame.received) * 1000.0)
 
     def _publish(self, camera: _Camera, header: Any, result: FrameResult) -> None:
-        arrays = {
-            "semantic": result.semantic,
-            "semantic_color": result.color,
-            "anomaly_score": result.score,
-            "anomaly_mask": result.mask,
-            "overlay": result.overlay,
-        }
+        arrays = result.output_images()
         for output, encoding in OUTPUT_ENCODINGS.items():
             array = arrays[output]
             publisher = camera.publishers[output]

@@ -37,6 +37,16 @@ class FrameResult:
     extra_scores: dict[str, np.ndarray] = field(default_factory=dict)  # float32 [H, W]
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
 
+    def output_images(self) -> dict[str, np.ndarray | None]:
+        """The published images by output name (the keys of topics.OUTPUT_ENCODINGS)."""
+        return {
+            "semantic": self.semantic,
+            "semantic_color": self.color,
+            "anomaly_score": self.score,
+            "anomaly_mask": self.mask,
+            "overlay": self.overlay,
+        }
+
 
 class Pipeline:
     """Resize, infer, resize back, threshold, colourise and overlay one camera frame."""
