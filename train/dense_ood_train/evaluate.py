@@ -180,19 +180,13 @@ def resolve_model(path: Path, tmp: Path) -> Path:
 
 def export_checkpoint(checkpoint: Path, output: Path) -> Path:
     """Export a `fit` checkpoint as `dense-ood-train export --extra-scores` would (JSD main)."""
-    from dense_ood_train.checkpoint import CheckpointError, load_checkpoint
-    from dense_ood_train.export import export_contract_model, make_contract
-    from dense_ood_train.export_cli import class_names_and_palette, default_input_hw
+    from dense_ood_train import export_cli
+    from dense_ood_train.checkpoint import CheckpointError
 
     try:
-        segmenter, config, _ = load_checkpoint(checkpoint)
+        return export_cli.export_checkpoint(checkpoint, output, extra_scores=True)[0]
     except CheckpointError as exc:
         raise EvaluationError(str(exc)) from None
-    names, palette = class_names_and_palette(config.model.num_classes)
-    contract = make_contract(
-        names, palette, default_input_hw(config), score="jsd", extra_scores=True
-    )
-    return export_contract_model(segmenter, output, contract)
 
 
 # --- evaluation ------------------------------------------------------------------------------

@@ -90,11 +90,45 @@ def threshold_from_report(path: Path, score: str) -> float:
         raise ValueError(f"{path} holds no best-F1 threshold for score {score!r}") from None
 
 
+def export_checkpoint(
+    checkpoint: Path,
+    output: Path,
+    score: str = "jsd",
+    extra_scores: bool = False,
+    threshold: float = 0.5,
+    height: int | None = None,
+    width: int | None = None,
+    fp16: bool = False,
+) -> tuple[Path, tuple[int, int]]:
+    """Write a `fit` checkpoint as a contract-1 ONNX; return (path, input size).
+
+    Raises CheckpointError for an unreadable checkpoint, ValueError for a too-small size.
+    """
+    from dense_ood_train.checkpoint import load_checkpoint
+    from dense_ood_train.export import export_contract_model, make_contract
+
+    segmenter, config, _ = load_checkpoint(checkpoint)
+    default_height, default_width = default_input_hw(config)
+    height = height if height is not None else default_height
+    width = width if width is not None else default_width
+    if height < 32 or width < 32:
+        raise ValueError(f"--height and --width must be at least 32, got {height}x{width}")
+    names, palette = class_names_and_palette(config.model.num_classes)
+    contract = make_contract(
+        names,
+        palette,
+        (height, width),
+        score=score,
+        threshold=threshold,
+        extra_scores=extra_scores,
+    )
+    return export_contract_model(segmenter, output, contract, fp16=fp16), (height, width)
+
+
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from dense_ood_train.checkpoint import CheckpointError, load_checkpoint
-    from dense_ood_train.export import export_contract_model, make_contract
+    from dense_ood_train.checkpoint import CheckpointError
 
     if args.output.exists() and not args.overwrite:
         return _fail(f"{args.output} exists; pass --overwrite to replace it")
@@ -108,24 +142,18 @@ def run(args: argparse.Namespace) -> int:
     if not math.isfinite(args.threshold):
         return _fail("--threshold must be a finite number")
     try:
-        segmenter, config, _ = load_checkpoint(args.checkpoint)
-    except CheckpointError as exc:
+        path, (height, width) = export_checkpoint(
+            args.checkpoint,
+            args.output,
+            score=args.score,
+            extra_scores=args.extra_scores,
+            threshold=args.threshold,
+            height=args.height,
+            width=args.width,
+            fp16=args.fp16,
+        )
+    except (CheckpointError, ValueError) as exc:
         return _fail(str(exc))
-    height, width = default_input_hw(config)
-    height = args.height if args.height is not None else height
-    width = args.width if args.width is not None else width
-    if height < 32 or width < 32:
-        return _fail(f"--height and --width must be at least 32, got {height}x{width}")
-    names, palette = class_names_and_palette(config.model.num_classes)
-    contract = make_contract(
-        names,
-        palette,
-        (height, width),
-        score=args.score,
-        threshold=args.threshold,
-        extra_scores=args.extra_scores,
-    )
-    path = export_contract_model(segmenter, args.output, contract, fp16=args.fp16)
     size_mb = path.stat().st_size / 1e6
     print(
         f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score}, "
