@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dense_ood_ros.errors import first_line
+
 CONTRACT_VERSION = "1"
 
 INPUT_NAME = "image"
@@ -121,8 +123,7 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ContractError(f"{path}: not a readable ONNX model ({first_line})") from None
+        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
     return dict(session.get_modelmeta().custom_metadata_map)
 
 

@@ -43,6 +43,7 @@ from dense_ood_ros.bundled import demo_model_path
 from dense_ood_ros.camera_stats import CameraStats
 from dense_ood_ros.contract import ContractError
 from dense_ood_ros.engine import EngineError, load_engine
+from dense_ood_ros.errors import first_line
 from dense_ood_ros.frame_slots import FrameSlots
 from dense_ood_ros.image_codec import ImageDecodeError
 from dense_ood_ros.messages import image_msg_from_array, rgb_from_compressed_msg, rgb_from_image_msg
@@ -102,11 +103,6 @@ def qos_profile(name: str) -> QoSProfile:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class DenseOodNode(Node):
     """Declares the parameters on construction; `start()` loads the model and begins serving."""
 
@@ -133,7 +129,7 @@ class DenseOodNode(Node):
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except ParameterException as exc:  # wrong type in the parameter file
-                raise StartupError(f"bad parameter {spec.name!r}: {_one_line(exc)}") from None
+                raise StartupError(f"bad parameter {spec.name!r}: {first_line(exc)}") from None
 
     def start(self) -> None:
         """Validate parameters, load the model, create topics and the worker; or StartupError."""
@@ -146,7 +142,7 @@ class DenseOodNode(Node):
         try:
             engine = load_engine(config.model_path, config.backend)
         except (ContractError, EngineError) as exc:
-            raise StartupError(f"cannot load model: {_one_line(exc)}") from None
+            raise StartupError(f"cannot load model: {first_line(exc)}") from None
         self._config = config
         self._pipeline = Pipeline(engine, config.anomaly_threshold)
         self._publish_color = config.publish_color
@@ -283,9 +279,9 @@ class DenseOodNode(Node):
             else:
                 rgb = rgb_from_image_msg(frame.msg)
         except ImageDecodeError as exc:
-            camera.stats.on_rejected(_one_line(exc))
+            camera.stats.on_rejected(first_line(exc))
             camera.logger.warn(
-                f"{camera.input_topic}: rejected frame: {_one_line(exc)}",
+                f"{camera.input_topic}: rejected frame: {first_line(exc)}",
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
             return
@@ -300,9 +296,9 @@ class DenseOodNode(Node):
         except Exception as exc:  # one failing frame must not stop the node serving
             if not self.context.ok():  # shutting down: publishers are gone, nothing to report
                 return
-            camera.stats.on_failed(f"{type(exc).__name__}: {_one_line(exc)}")
+            camera.stats.on_failed(f"{type(exc).__name__}: {first_line(exc)}")
             camera.logger.error(
-                f"{camera.input_topic}: processing failed: {type(exc).__name__}: {_one_line(exc)}",
+                f"{camera.input_topic}: processing failed: {type(exc).__name__}: {first_line(exc)}",
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
             return
@@ -336,7 +332,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         rclpy.init(args=args)
     except Exception as exc:  # e.g. an unreadable --params-file
-        print(f"[ERROR] [{NODE_NAME}]: cannot initialise ROS: {_one_line(exc)}", file=sys.stderr)
+        print(f"[ERROR] [{NODE_NAME}]: cannot initialise ROS: {first_line(exc)}", file=sys.stderr)
         return 1
     node: DenseOodNode | None = None
     try:

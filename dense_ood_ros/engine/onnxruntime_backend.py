@@ -20,6 +20,7 @@ from dense_ood_ros.contract import (
     ModelContract,
 )
 from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
+from dense_ood_ros.errors import first_line
 
 BACKEND_NAME = "onnxruntime"
 
@@ -36,11 +37,6 @@ def default_providers() -> list[str]:
 
     available = set(ort.get_available_providers())
     return [name for name in PREFERRED_PROVIDERS if name in available] or ["CPUExecutionProvider"]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class OnnxRuntimeEngine(Engine):
@@ -73,7 +69,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             results = self._session.run(names, {INPUT_NAME: np.ascontiguousarray(images)})
         except Exception as exc:  # ORT raises its own exception types (Fail, InvalidArgument...)
-            raise EngineError(f"{self.model_path}: inference failed ({_first_line(exc)})") from None
+            raise EngineError(f"{self.model_path}: inference failed ({first_line(exc)})") from None
         expected = images.shape[:3]
         for name, result in zip(names, results, strict=True):
             if result.shape != expected:
@@ -109,7 +105,7 @@ def _open_session(path: Path, providers: Sequence[str] | None, intra_op_threads:
             str(path), options, providers=list(providers or default_providers())
         )
     except Exception as exc:
-        raise ContractError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
 
 
 def _validate_io(session, contract: ModelContract, source: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dense_ood_ros.errors import first_line
 from dense_ood_train.config import ConfigError, TrainConfig, config_from_dict
 
 CHECKPOINT_FORMAT = 1
@@ -40,8 +41,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a dense_ood_train checkpoint (format mismatch)")
     return state

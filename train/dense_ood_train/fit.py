@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.errors import first_line
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="YAML file (see train/configs/)")
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             print(trainer.describe(), flush=True)
         metrics = trainer.fit()
     except (CheckpointError, FileNotFoundError, FloatingPointError, ValueError) as exc:
-        return _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return _fail(first_line(exc))
     if trainer.dist.is_main:
         _print_summary(metrics, checkpoint, trainer.step)
     return 0
