@@ -30,6 +30,8 @@ KEY_SCORE = "dense_ood.score"
 KEY_THRESHOLD = "dense_ood.threshold"
 KEY_INPUT_HW = "dense_ood.input_hw"
 KEY_EXTRA_SCORES = "dense_ood.extra_scores"
+#: Optional provenance (JSON): negatives mode, seed, steps, config digest, source commit.
+KEY_TRAINING = "dense_ood.training"
 
 #: Scores a contract model may carry. "jsd" is the method's: 1 - JSD(P||U) / JSD(onehot||U).
 KNOWN_SCORES = ("jsd", "msp", "maxlogit", "entropy", "energy")

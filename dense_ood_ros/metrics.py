@@ -384,6 +384,20 @@ def iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
         return np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
 
 
+def miou_over_gt_classes(confusion: np.ndarray) -> float:
+    """Mean IoU over the classes that occur in the ground truth only.
+
+    On a dataset that uses a subset of the label set (synthroad has 15 of the 19 Cityscapes
+    classes), a prediction of an absent class gives that class IoU 0 in the Cityscapes-style
+    mean, a 1/K penalty however few pixels it covers; here such pixels count only as errors
+    of the true class. Identical to the Cityscapes-style mean when every class occurs in GT.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    present = confusion.sum(1) > 0
+    ious = iou_from_confusion(confusion)[present]
+    return float(ious.mean()) if ious.size else float("nan")
+
+
 def class_iou(
     pred: ArrayOrFrames, gt: ArrayOrFrames, num_classes: int, ignore_index: int = 255
 ) -> np.ndarray:

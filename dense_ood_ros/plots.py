@@ -116,3 +116,35 @@ def save_sample_panel(
     if not cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
         raise OSError(f"{path}: could not write PNG")
     return path
+
+
+def plot_pr_groups(
+    groups: Mapping[str, list[Mapping]], path: str | Path, title: str | None = None
+) -> Path:
+    """PR curves of several runs per group (e.g. seeds of one config): one colour per group,
+    legend with the group's mean and spread of AP."""
+
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if len(groups) <= 10 else "tab20"]
+
+    def draw(axes) -> None:
+        for group, (name, results) in enumerate(groups.items()):
+            color = palette(group % palette.N)
+            aps = np.array([100 * r["ap"] for r in results])
+            spread = f" ± {aps.std(ddof=1):.1f}" if len(aps) > 1 else ""
+            label = f"{name} (AP {aps.mean():.1f}{spread}, n={len(aps)})"
+            for index, result in enumerate(results):
+                curves = result["curves"]
+                axes.step(
+                    curves["recall"],
+                    curves["precision"],
+                    where="pre",
+                    color=color,
+                    alpha=0.7,
+                    linewidth=1.0,
+                    label=label if index == 0 else None,
+                )
+        axes.legend(loc="upper right", fontsize="x-small")
+
+    return _save_figure(draw, path, title, "recall", "precision")

@@ -13,6 +13,7 @@ from dense_ood_ros.metrics import (
     confusion_matrix,
     frame_components,
     miou,
+    miou_over_gt_classes,
     pixel_metrics,
 )
 
@@ -279,6 +280,17 @@ def test_miou_by_hand() -> None:
     assert confusion_matrix([pred, pred], [gt, gt], 4).sum() == 10
     with pytest.raises(ValueError, match="class ids outside"):
         miou(pred, np.full_like(gt, 9), num_classes=4)
+
+
+def test_miou_over_gt_classes_leaves_out_classes_only_predicted() -> None:
+    gt = np.array([[0, 0, 1, 1]], np.uint8)
+    pred = np.array([[0, 3, 1, 1]], np.uint8)  # class 3 never occurs in GT
+    confusion = confusion_matrix(pred, gt, 4)
+    # Cityscapes-style: class 0 IoU 1/2, class 1 IoU 1, class 3 IoU 0 -> 0.5
+    assert miou(pred, gt, num_classes=4) == pytest.approx(0.5)
+    # over GT classes only: (1/2 + 1) / 2; the wrong pixel still costs class 0
+    assert miou_over_gt_classes(confusion) == pytest.approx(0.75)
+    assert np.isnan(miou_over_gt_classes(np.zeros((4, 4))))
 
 
 def test_chunked_pass_equals_single_pass(monkeypatch: pytest.MonkeyPatch) -> None:

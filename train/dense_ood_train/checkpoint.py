@@ -17,6 +17,8 @@ from dense_ood_ros.errors import first_line
 from dense_ood_train.config import ConfigError, TrainConfig, config_from_dict
 
 CHECKPOINT_FORMAT = 1
+#: `kind` of a checkpoint written by `pretrain-flow` (fit checkpoints have no kind)
+FLOW_KIND = "flow"
 
 
 class CheckpointError(ValueError):
@@ -73,3 +75,50 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str,
         ) from None
     extra = {k: v for k, v in state.items() if k not in ("segmenter", "config")}
     return segmenter.eval(), config, extra
+
+
+def flow_architecture_of(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The flow architecture a checkpoint records: pretrain-flow's, or a fit config's flow part."""
+    from dense_ood_train.models import FLOW_ARCHITECTURE_KEYS
+
+    if state.get("kind") == FLOW_KIND:
+        return dict(state["architecture"])
+    flow_config = (state.get("config") or {}).get("flow")
+    if isinstance(flow_config, dict):
+        defaults = TrainConfig().flow
+        return {k: flow_config.get(k, getattr(defaults, k)) for k in FLOW_ARCHITECTURE_KEYS}
+    return None
+
+
+def load_pretrained_flow(path: str | Path, flow: nn.Module, architecture: dict[str, Any]) -> None:
+    """Load flow weights from a pretrain-flow or fit checkpoint (or a bare state dict) into
+    `flow`; CheckpointError when unreadable or when the recorded architecture differs."""
+    path = Path(path)
+    source = f"flow.pretrained {path}"
+    if not path.is_file():
+        raise CheckpointError(f"{source}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{source}: not a readable checkpoint ({first_line(exc)})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source}: not a flow checkpoint")
+    weights = state
+    if "flow" in state:
+        recorded = flow_architecture_of(state)
+        if recorded is not None and recorded != architecture:
+            differ = ", ".join(
+                f"{k} {recorded.get(k)!r} (config: {architecture.get(k)!r})"
+                for k in architecture
+                if recorded.get(k) != architecture.get(k)
+            )
+            raise CheckpointError(f"{source}: another flow architecture: {differ}")
+        weights = state["flow"]
+        if weights is None:
+            raise CheckpointError(f"{source}: the checkpoint holds no flow")
+    try:
+        flow.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{source}: weights do not fit the configured flow ({first_line(exc)})"
+        ) from None

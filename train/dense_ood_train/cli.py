@@ -1,4 +1,4 @@
-"""`dense-ood-train`: the training command line (fit, export, evaluate), one module per subcommand.
+"""`dense-ood-train`: the training command line, one module per subcommand.
 
 Same conventions as `dense-ood` (dense_ood_ros.cli): each module exposes `add_arguments(parser)`
 and `run(args) -> int`, and keeps torch imports cheap at parser-build time where it can.
@@ -11,9 +11,11 @@ import sys
 from dense_ood_ros.cli import build_parser, run_cli
 
 COMMANDS: dict[str, str] = {
+    "pretrain-flow": "dense_ood_train.pretrain_flow",
     "fit": "dense_ood_train.fit",
     "export": "dense_ood_train.export_cli",
     "evaluate": "dense_ood_train.evaluate",
+    "study": "dense_ood_train.study",
 }
 
 

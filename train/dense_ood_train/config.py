@@ -68,13 +68,18 @@ class FlowConfig:
     steps_per_level: int = 4
     hidden: int = 64
     lu: bool = False
-    lr: float = 1e-5  # Adamax
+    learned_prior: bool = False  # Glow's learned prior on split-off latents (more coherent)
+    lr: float = 1e-5  # Adamax, joint phase; 0 = the flow is frozen (no likelihood term either)
     weight_decay: float = 0.0
     nll_weight: float = 1.0  # weight of the bits/dim loss on the replaced inlier patch
+    # true: the segmenter's loss on pasted samples reaches the flow (the paper, as we read it);
+    # false: samples are detached, the flow learns by likelihood alone (the group's later code)
+    joint_gradient: bool = True
     temperature: float = 1.0
     warmup_steps: int = 0  # flow-only maximum-likelihood steps on inlier patches before joint
-    warmup_lr: float = 1e-3
-    pretrained: str | None = None  # flow checkpoint (a fit checkpoint or a bare state dict)
+    warmup_lr: float = 1e-3  # Adamax rate of flow-only likelihood (warm-up and pretrain-flow)
+    # `pretrain-flow` output (architecture checked), a fit checkpoint, or a bare state dict
+    pretrained: str | None = None
     grad_clip: float = 0.0  # 0 = off
 
 
@@ -82,8 +87,9 @@ class FlowConfig:
 class NegativesConfig:
     """Which negatives are pasted into inlier crops, their sizes, and the JSD loss weight."""
 
-    mode: str = "flow"  # flow | none | real | noise
+    mode: str = "flow"  # flow | none | real | noise | flow+real
     beta: float = 0.03
+    flow_share: float = 0.5  # mode flow+real: chance that an image gets a flow sample (else object)
     patch_min: int = 16  # patch side range in pixels at `reference_height`, scaled to the crop
     patch_max: int = 216
     patch_step: int = 8
@@ -152,7 +158,7 @@ class TrainConfig:
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("synthroad", "cityscapes", "folder"),
-    "negatives.mode": ("flow", "none", "real", "noise"),
+    "negatives.mode": ("flow", "none", "real", "noise", "flow+real"),
     "optim.name": ("adamw", "sgd"),
     "optim.schedule": ("cosine", "poly", "constant"),
     "log.format": ("csv", "tensorboard"),
@@ -271,6 +277,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         ("flow.nll_weight", config.flow.nll_weight),
         ("flow.warmup_steps", config.flow.warmup_steps),
         ("flow.lr", config.flow.lr),
+        ("flow.warmup_lr", config.flow.warmup_lr),
         ("optim.warmup_steps", config.optim.warmup_steps),
         ("optim.grad_clip", config.optim.grad_clip),
         ("flow.grad_clip", config.flow.grad_clip),
@@ -283,6 +290,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError("negatives.patch_max must be >= negatives.patch_min")
     if not 0.0 <= config.negatives.probability <= 1.0:
         raise ConfigError("negatives.probability must be in [0, 1]")
+    if not 0.0 <= config.negatives.flow_share <= 1.0:
+        raise ConfigError("negatives.flow_share must be in [0, 1]")
     low, high = config.data.scale
     if not 0 < low <= high:
         raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, got {low, high}")

@@ -328,7 +328,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run `model` (an engine file) over `benchmark` and return the report dict."""
     from dense_ood_ros.engine import load_engine
-    from dense_ood_ros.metrics import component_metrics, iou_from_confusion, pixel_metrics
+    from dense_ood_ros.metrics import (
+        component_metrics,
+        iou_from_confusion,
+        miou_over_gt_classes,
+        pixel_metrics,
+    )
     from dense_ood_ros.pipeline import Pipeline
     from dense_ood_train.benchmarks import open_benchmark
 
@@ -374,6 +379,8 @@ def evaluate(
         ious = iou_from_confusion(collected.confusion)
         names = engine.contract.class_names
         report["miou"] = float(np.nanmean(ious)) if np.any(~np.isnan(ious)) else None
+        report["miou_gt_classes"] = miou_over_gt_classes(collected.confusion)
+        report["gt_classes"] = int((collected.confusion.sum(1) > 0).sum())
         report["class_iou"] = {
             n: (None if math.isnan(v) else float(v)) for n, v in zip(names, ious, strict=True)
         }
@@ -433,6 +440,11 @@ def markdown_table(report: dict[str, Any]) -> str:
     if "miou" in report:
         note = report.get("miou_note")
         lines += ["", f"inlier mIoU: {_pct(report['miou'])}" + (f" ({note})" if note else "")]
+    if report.get("miou_gt_classes") is not None:
+        lines[-1] += (
+            f" (classes in GT or prediction); {_pct(report['miou_gt_classes'])} over the "
+            f"{report['gt_classes']} classes present in the ground truth"
+        )
     return "\n".join(lines)
 
 

@@ -73,8 +73,10 @@ def export_contract_model(
     fp16: bool = False,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    extra_metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Trace `segmenter` (normalised NCHW float -> logits NKHW) into a contract-1 ONNX file."""
+    """Trace `segmenter` (normalised NCHW float -> logits NKHW) into a contract-1 ONNX file;
+    `extra_metadata` (e.g. dense_ood.training) is stored beside the contract's keys."""
     if contract.score not in KNOWN_SCORES:
         raise ValueError(f"unknown score {contract.score!r}; choose from {KNOWN_SCORES}")
     output = Path(output)
@@ -100,14 +102,13 @@ def export_contract_model(
             opset_version=ONNX_OPSET,
             dynamo=False,  # the TorchScript path handles timm backbones without graph breaks
         )
-    _write_metadata(output, contract)
+    _write_metadata(output, {**contract.to_metadata(), **(extra_metadata or {})})
     return output
 
 
-def _write_metadata(path: Path, contract: ModelContract) -> None:
-    """Store the contract's metadata_props in the ONNX file, replacing any earlier values."""
+def _write_metadata(path: Path, meta: dict[str, str]) -> None:
+    """Store metadata_props in the ONNX file, replacing any earlier values of the same keys."""
     model = onnx.load(str(path))
-    meta = contract.to_metadata()
     kept = [p for p in model.metadata_props if p.key not in meta]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)

@@ -104,10 +104,14 @@ def export_checkpoint(
 
     Raises CheckpointError for an unreadable checkpoint, ValueError for a too-small size.
     """
+    import json
+
+    from dense_ood_ros.contract import KEY_TRAINING
     from dense_ood_train.checkpoint import load_checkpoint
     from dense_ood_train.export import export_contract_model, make_contract
+    from dense_ood_train.provenance import training_record
 
-    segmenter, config, _ = load_checkpoint(checkpoint)
+    segmenter, config, extra = load_checkpoint(checkpoint)
     default_height, default_width = default_input_hw(config)
     height = height if height is not None else default_height
     width = width if width is not None else default_width
@@ -122,7 +126,9 @@ def export_checkpoint(
         threshold=threshold,
         extra_scores=extra_scores,
     )
-    return export_contract_model(segmenter, output, contract, fp16=fp16), (height, width)
+    training = {KEY_TRAINING: json.dumps(training_record(config, extra))}
+    path = export_contract_model(segmenter, output, contract, fp16=fp16, extra_metadata=training)
+    return path, (height, width)
 
 
 def run(args: argparse.Namespace) -> int:

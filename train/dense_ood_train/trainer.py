@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import pickle
 import random
 import time
 from collections.abc import Iterator
@@ -25,18 +24,22 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from dense_ood_train.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from dense_ood_train.checkpoint import load_pretrained_flow, read_checkpoint, save_checkpoint
 from dense_ood_train.config import ConfigError, TrainConfig
 from dense_ood_train.data_setup import build_datasets, build_negative_source, collate_pairs
-from dense_ood_train.joint import JointModel
+from dense_ood_train.flow_monitor import sample_statistics, save_sample_grid
+from dense_ood_train.joint import FLOW_MODES, OBJECT_MODES, JointModel
 from dense_ood_train.losses import LossTerms
-from dense_ood_train.models import build_flow, build_segmenter
+from dense_ood_train.models import build_flow, build_segmenter, flow_architecture
+from dense_ood_train.provenance import source_commit
 from dense_ood_train.synthesis import crop_boxes, random_boxes, sample_patch_hw
 from dense_ood_train.train_log import TrainLogger
 from dense_ood_train.validation import evaluate_segmenter
 
 LAST_CHECKPOINT = "last.pt"
+FLOW_SAMPLES_DIR = "flow_samples"  # a grid of flow samples per checkpoint
 MAX_CONSECUTIVE_SKIPS = 20
+MONITOR_SAMPLES = 8  # fresh flow samples scored at every log step
 
 
 @dataclass
@@ -53,11 +56,17 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed(device: str = "auto") -> DistInfo:
-    """Join the torchrun process group (env:// rendezvous) when WORLD_SIZE > 1."""
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+def resolve_device(device: str = "auto") -> torch.device:
+    """runtime.device -> the torch device of a single-process run."""
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("runtime.device is 'cuda' but no CUDA device is available")
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+def init_distributed(device: str = "auto") -> DistInfo:
+    """Join the torchrun process group (env:// rendezvous) when WORLD_SIZE > 1."""
+    use_cuda = resolve_device(device).type == "cuda"
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistInfo(device=torch.device("cuda" if use_cuda else "cpu"))
@@ -112,7 +121,10 @@ def build_segmenter_optimizer(segmenter: nn.Module, config: TrainConfig) -> torc
     return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay)
 
 
-def _infinite(loader: DataLoader, sampler: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def infinite_batches(
+    loader: DataLoader, sampler: Any
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The loader's batches epoch after epoch (the sampler told each new epoch)."""
     epoch = 0
     while True:
         if hasattr(sampler, "set_epoch"):
@@ -140,7 +152,7 @@ class Trainer:
             torch.set_num_threads(config.runtime.threads)
         seed_everything(config.seed + self.dist.rank)
         self.device = self.dist.device
-        self.warmup_steps = config.flow.warmup_steps if config.negatives.mode == "flow" else 0
+        self.warmup_steps = config.flow.warmup_steps if config.negatives.mode in FLOW_MODES else 0
         self.total_steps = self.warmup_steps + config.optim.steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
@@ -148,6 +160,7 @@ class Trainer:
         self.skipped_steps = 0
         self.consecutive_skips = 0
         self.metrics: dict[str, Any] = {}
+        self.source_commit = source_commit()
         self._build_data()
         self._build_models()
         if resume:
@@ -193,9 +206,10 @@ class Trainer:
 
     def _build_models(self) -> None:
         config = self.config
+        mode = config.negatives.mode
         segmenter = build_segmenter(config.model)
-        flow = build_flow(config.flow) if config.negatives.mode == "flow" else None
-        source = build_negative_source(config) if config.negatives.mode == "real" else None
+        flow = build_flow(config.flow) if mode in FLOW_MODES else None
+        source = build_negative_source(config) if mode in OBJECT_MODES else None
         self.model = JointModel(segmenter, flow, config, source).to(self.device)
         self.model.amp = config.runtime.amp and self.device.type == "cuda"
         if flow is not None:
@@ -204,7 +218,9 @@ class Trainer:
             self.model.segmenter = nn.SyncBatchNorm.convert_sync_batchnorm(self.model.segmenter)
         self.opt_seg = build_segmenter_optimizer(self.model.segmenter, config)
         self.opt_flow = None
-        if flow is not None:
+        if flow is not None and self.model.flow_frozen and not self.warmup_steps:
+            flow.requires_grad_(False)
+        elif flow is not None:
             self.opt_flow = torch.optim.Adamax(
                 flow.parameters(), lr=config.flow.lr, weight_decay=config.flow.weight_decay
             )
@@ -218,21 +234,25 @@ class Trainer:
 
     def _some_parameters_idle(self) -> bool:
         """Whether some steps leave parameters without gradient (DDP must then search them)."""
-        return self.warmup_steps > 0 or self.config.negatives.probability < 1.0
+        flow = self.config.flow
+        return (
+            self.warmup_steps > 0
+            or self.config.negatives.probability < 1.0
+            or self.config.negatives.mode == "flow+real"
+            or not (flow.joint_gradient or flow.nll_weight > 0)
+        )
 
     def _prepare_flow(self, flow: nn.Module) -> None:
         """Load pretrained flow weights, or initialise ActNorm from a batch of inlier patches."""
         pretrained = self.config.flow.pretrained
         if pretrained:
-            try:
-                state = torch.load(pretrained, map_location="cpu", weights_only=True)
-                if isinstance(state, dict) and "flow" in state:
-                    state = state["flow"]
-                flow.load_state_dict(state)
-            except (OSError, RuntimeError, TypeError, pickle.UnpicklingError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-                raise CheckpointError(f"flow.pretrained {pretrained}: {reason}") from None
+            load_pretrained_flow(pretrained, flow, flow_architecture(self.config.flow))
             return
+        if self.model.flow_frozen and not self.warmup_steps:
+            raise ValueError(
+                "flow.lr is 0 (a frozen flow) but there is no flow.pretrained and no "
+                "flow.warmup_steps: pretrain one with `dense-ood-train pretrain-flow`"
+            )
         images, _ = next(iter(self.train_loader))
         crop_hw = (images.shape[2], images.shape[3])
         rng = np.random.default_rng(self.config.seed)
@@ -345,7 +365,7 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=self.total_steps, initial=self.step, desc="fit", unit="step")
-        batches = _infinite(self.train_loader, self.sampler)
+        batches = infinite_batches(self.train_loader, self.sampler)
         window = {"time": 0.0, "images": 0, "flow_sample": 0.0, "steps": 0}
         self.model.train()
         started = time.perf_counter()
@@ -390,7 +410,26 @@ class Trainer:
         row["step_s"] = window["time"] / max(window["steps"], 1)
         row["flow_sample_share"] = window["flow_sample"] / max(window["time"], 1e-9)
         row["skipped_steps"] = self.skipped_steps
+        row.update(self.model.stats)
+        if self.model.flow is not None:
+            row.update(
+                sample_statistics(
+                    self.model.flow,
+                    MONITOR_SAMPLES,
+                    self.monitor_patch_hw,
+                    self.config.flow.temperature,
+                    seed=self.step,
+                )
+            )
         return row
+
+    @property
+    def monitor_patch_hw(self) -> tuple[int, int]:
+        """The largest square negative patch that fits the crop: the size flow samples are
+        watched at in the log and the sample grids."""
+        fitting = [s for s in self.model.patch_sizes if s <= min(self.config.data.crop_hw)]
+        side = max(fitting or self.model.patch_sizes[:1])
+        return side, side
 
     def _validate(self, logger: TrainLogger | None) -> None:
         """mIoU on the validation set (rank 0 only; the others wait at a barrier)."""
@@ -416,10 +455,14 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "metrics": self.metrics,
             "torch_rng": torch.get_rng_state(),
+            "source_commit": self.source_commit,
         }
 
     def save(self) -> Path | None:
         """Write output_dir/last.pt on rank 0."""
         if not self.dist.is_main:
             return None
+        if self.model.flow is not None:
+            grid = self.output_dir / FLOW_SAMPLES_DIR / f"step_{self.step:06d}.png"
+            save_sample_grid(self.model.flow, grid, self.monitor_patch_hw)
         return save_checkpoint(self.output_dir / LAST_CHECKPOINT, self.state_dict())

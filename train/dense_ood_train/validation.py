@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dense_ood_ros.metrics import confusion_matrix, iou_from_confusion
+from dense_ood_ros.metrics import confusion_matrix, iou_from_confusion, miou_over_gt_classes
 from dense_ood_train.data.labels import IGNORE_INDEX
 from dense_ood_train.export import IMAGENET_MEAN, IMAGENET_STD
 
@@ -30,7 +30,8 @@ def evaluate_segmenter(
 ) -> dict[str, object]:
     """mIoU, pixel accuracy and per-class IoU of `segmenter` over (uint8 images, labels) batches.
 
-    mIoU averages the classes that occur in ground truth or prediction (NaN IoUs skipped).
+    mIoU averages the classes that occur in ground truth or prediction (NaN IoUs skipped);
+    miou_gt_classes only those in the ground truth (see dense_ood_ros.metrics).
     The segmenter's train/eval mode is restored afterwards.
     """
     was_training = segmenter.training
@@ -49,6 +50,7 @@ def evaluate_segmenter(
     total = confusion.sum()
     return {
         "miou": float(np.mean(ious[valid])) if valid.any() else float("nan"),
+        "miou_gt_classes": miou_over_gt_classes(confusion),
         "pixel_accuracy": float(np.trace(confusion) / total) if total else float("nan"),
         "class_iou": [None if np.isnan(v) else float(v) for v in ious],
     }

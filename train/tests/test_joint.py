@@ -163,3 +163,70 @@ def test_real_mode_pastes_shaped_negatives() -> None:
     terms.total.backward()
     with pytest.raises(ValueError, match="negative source"):
         JointModel(build_segmenter(config.model), None, config)
+
+
+def _flow_gradient_from_jsd(config: object) -> list[torch.Tensor | None]:
+    model = _model(config)
+    terms = model(*_batch(), np.random.default_rng(0))
+    assert terms.jsd.item() > 0
+    if terms.jsd.requires_grad:
+        terms.jsd.backward()
+    return [p.grad for p in model.flow.parameters()]
+
+
+def test_detached_samples_give_the_flow_no_gradient_from_the_jsd_term() -> None:
+    attached = _config()
+    attached.flow.nll_weight = 0.0
+    assert any(g is not None and g.abs().sum() > 0 for g in _flow_gradient_from_jsd(attached))
+    detached = _config()
+    detached.flow.nll_weight = 0.0
+    detached.flow.joint_gradient = False
+    assert all(g is None for g in _flow_gradient_from_jsd(detached))
+
+
+def test_detached_flow_still_learns_by_likelihood() -> None:
+    config = _config()
+    config.flow.joint_gradient = False
+    model = _model(config)
+    terms = model(*_batch(), np.random.default_rng(0))
+    assert terms.nll.item() > 0
+    terms.total.backward()
+    coupling_out = model.flow.levels[0].steps[0].layers[2].net[-1].weight
+    assert coupling_out.grad is not None and coupling_out.grad.abs().sum() > 0
+
+
+def test_a_frozen_flow_has_no_likelihood_term_and_no_gradient() -> None:
+    config = _config()
+    config.flow.lr = 0.0
+    model = _model(config)
+    assert model.flow_frozen
+    terms = model(*_batch(), np.random.default_rng(0))
+    assert terms.nll.item() == 0.0 and terms.jsd.item() > 0
+    terms.total.backward()
+    assert all(p.grad is None for p in model.flow.parameters())
+
+
+def test_flow_plus_real_pastes_both_kinds() -> None:
+    from dense_ood_train.data.negatives import ProceduralNegatives
+
+    config = _config(mode="flow+real", flow_share=0.5)
+    torch.manual_seed(0)
+    flow = build_flow(config.flow)
+    flow.initialize(_batch(4)[0][:, :, :16, :16])
+    model = JointModel(build_segmenter(config.model), flow, config, ProceduralNegatives()).train()
+    rng = np.random.default_rng(5)
+    images, labels = _batch(8)
+    crop = (images.shape[2], images.shape[3])
+    patch_hw = (16, 16)
+    boxes = random_boxes(rng, 8, crop, patch_hw)
+    drawn = model._negatives(images, boxes, patch_hw, rng)
+    assert 0 < int(drawn.from_flow.sum()) < 8  # both kinds in one batch
+    assert drawn.nll is not None and drawn.nll.item() > 0
+    # flow rows cover their whole box; object rows follow the object's shape
+    assert (drawn.alpha[drawn.from_flow] == 1).all()
+    assert (drawn.alpha[~drawn.from_flow] < 1).any()
+    terms = model(images, labels, np.random.default_rng(2))
+    assert {"jsd_flow", "jsd_other"} <= set(model.stats)
+    terms.total.backward()
+    with pytest.raises(ValueError, match="needs a negative source"):
+        JointModel(build_segmenter(config.model), flow, config)

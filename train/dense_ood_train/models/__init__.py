@@ -6,7 +6,14 @@ from dense_ood_train.config import FlowConfig, ModelConfig
 from dense_ood_train.models.flow import Glow
 from dense_ood_train.models.segmenter import LadderSegmenter
 
-__all__ = ["Glow", "LadderSegmenter", "build_flow", "build_segmenter"]
+__all__ = [
+    "FLOW_ARCHITECTURE_KEYS",
+    "Glow",
+    "LadderSegmenter",
+    "build_flow",
+    "build_segmenter",
+    "flow_architecture",
+]
 
 
 def build_segmenter(config: ModelConfig, pretrained: bool | None = None) -> LadderSegmenter:
@@ -22,10 +29,14 @@ def build_segmenter(config: ModelConfig, pretrained: bool | None = None) -> Ladd
     )
 
 
+#: FlowConfig keys that fix the flow's parameter shapes (a pretrained flow must match them).
+FLOW_ARCHITECTURE_KEYS = ("levels", "steps_per_level", "hidden", "lu", "learned_prior")
+
+
+def flow_architecture(config: FlowConfig) -> dict[str, object]:
+    """The architecture part of a FlowConfig, as stored beside pretrained flow weights."""
+    return {key: getattr(config, key) for key in FLOW_ARCHITECTURE_KEYS}
+
+
 def build_flow(config: FlowConfig) -> Glow:
-    return Glow(
-        levels=config.levels,
-        steps_per_level=config.steps_per_level,
-        hidden=config.hidden,
-        lu=config.lu,
-    )
+    return Glow(**flow_architecture(config))

@@ -2,7 +2,9 @@
 
 Every layer is convolutional and the base distribution's mean and scale are per channel and
 shared across space, so one trained flow scores and samples images of any size divisible by its
-scale factor 2**levels. That is what lets NFlowJS paste negatives of random sizes.
+scale factor 2**levels. That is what lets NFlowJS paste negatives of random sizes. With
+`learned_prior`, each split-off latent's prior is predicted by a convolution of the channels
+that stay (Glow's learned prior): still any size, but spatially coherent samples per parameter.
 
 Data space: RGB in [0, 1] (8-bit values dequantized with uniform noise and divided by 256).
 The flow itself works on x - 0.5.
@@ -161,6 +163,13 @@ class FlowStep(nn.Module):
         return y
 
 
+def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """Sum over all but the batch dimension of log N(z; mean, exp(log_scale))."""
+    normalised = (z - mean) * torch.exp(-log_scale)
+    elementwise = -0.5 * (normalised**2 + LOG_2PI) - log_scale
+    return elementwise.flatten(1).sum(1)
+
+
 class ChannelGaussian(nn.Module):
     """N(mu_c, sigma_c): learned per-channel mean and log-scale, shared across space."""
 
@@ -169,32 +178,93 @@ class ChannelGaussian(nn.Module):
         self.mean = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
-    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """Sum of per-element log densities, one value per sample."""
-        normalised = (z - self.mean) * torch.exp(-self.log_scale)
-        elementwise = -0.5 * (normalised**2 + LOG_2PI) - self.log_scale
-        return elementwise.flatten(1).sum(1)
+    @property
+    def channels(self) -> int:
+        return self.mean.shape[1]
 
-    def sample(self, n: int, height: int, width: int, temperature: float = 1.0) -> torch.Tensor:
+    def log_prob(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Sum of per-element log densities, one value per sample (`context` is unused)."""
+        return gaussian_log_prob(z, self.mean, self.log_scale)
+
+    def sample(
+        self,
+        n: int,
+        height: int,
+        width: int,
+        temperature: float = 1.0,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         eps = torch.randn(
-            n, self.mean.shape[1], height, width, device=self.mean.device, dtype=self.mean.dtype
+            n, self.channels, height, width, device=self.mean.device, dtype=self.mean.dtype
         )
         return self.mean + temperature * torch.exp(self.log_scale) * eps
+
+
+class ConditionalGaussian(ChannelGaussian):
+    """Glow's learned prior for a split-off latent: N(mu(h), sigma(h)) given the kept channels h.
+
+    A zero-initialised 3x3 convolution of h adds to the per-channel mean and log-scale, so the
+    prior starts as ChannelGaussian and stays fully convolutional (any size samples). Its
+    log-scale is bounded like the couplings' (m * tanh(raw / m)) to keep sampling finite.
+    """
+
+    def __init__(self, context_channels: int, channels: int, max_log_scale: float = 2.0) -> None:
+        super().__init__(channels)
+        self.max_log_scale = max_log_scale
+        self.conv = nn.Conv2d(context_channels, 2 * channels, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def _mean_log_scale(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw = self.conv(context).chunk(2, dim=1)
+        raw = raw + self.log_scale
+        return self.mean + mean, self.max_log_scale * torch.tanh(raw / self.max_log_scale)
+
+    def log_prob(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        if context is None:
+            raise ValueError("a conditional prior needs the level's kept channels as context")
+        return gaussian_log_prob(z, *self._mean_log_scale(context))
+
+    def sample(
+        self,
+        n: int,
+        height: int,
+        width: int,
+        temperature: float = 1.0,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if context is None:
+            raise ValueError("a conditional prior needs the level's kept channels as context")
+        mean, log_scale = self._mean_log_scale(context)
+        return mean + temperature * torch.exp(log_scale) * torch.randn_like(mean)
 
 
 class FlowLevel(nn.Module):
     """Squeeze, `steps` flow steps, then (unless last) split off half the channels as latent."""
 
-    def __init__(self, in_channels: int, steps: int, hidden: int, lu: bool, split: bool) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        steps: int,
+        hidden: int,
+        lu: bool,
+        split: bool,
+        learned_prior: bool = False,
+    ) -> None:
         super().__init__()
         channels = in_channels * 4
         self.steps = nn.ModuleList([FlowStep(channels, hidden, lu) for _ in range(steps)])
         self.split = split
         self.out_channels = channels // 2 if split else channels
-        self.prior = ChannelGaussian(channels - self.out_channels if split else channels)
+        latent = channels - self.out_channels if split else channels
+        self.prior: ChannelGaussian = (
+            ConditionalGaussian(self.out_channels, latent)
+            if split and learned_prior
+            else ChannelGaussian(latent)
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (h passed to the next level, z of this level, logdet)."""
+        """Returns (h passed to the next level, z of this level, logdet); h is z's context."""
         x = squeeze2x2(x)
         logdet = x.new_zeros(x.shape[0])
         for step in self.steps:
@@ -221,6 +291,7 @@ class Glow(nn.Module):
         hidden: int = 64,
         lu: bool = False,
         in_channels: int = 3,
+        learned_prior: bool = False,
     ) -> None:
         super().__init__()
         if levels < 1 or steps_per_level < 1:
@@ -229,7 +300,9 @@ class Glow(nn.Module):
         self.levels = nn.ModuleList()
         channels = in_channels
         for index in range(levels):
-            level = FlowLevel(channels, steps_per_level, hidden, lu, split=index < levels - 1)
+            level = FlowLevel(
+                channels, steps_per_level, hidden, lu, index < levels - 1, learned_prior
+            )
             self.levels.append(level)
             channels = level.out_channels
 
@@ -242,17 +315,22 @@ class Glow(nn.Module):
         if height <= 0 or width <= 0 or height % f or width % f:
             raise ValueError(f"flow size {height}x{width} must be positive multiples of {f}")
 
-    def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """x in [0, 1] -> (latents, one per level, finest first; log|det dz/dx| per sample)."""
+    def _levels_forward(
+        self, x: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(context h, latent z, logdet) of each level, finest first, for x in [0, 1]."""
         self._check_size(x.shape[2], x.shape[3])
         h = x - 0.5
-        latents = []
-        logdet = x.new_zeros(x.shape[0])
+        outputs = []
         for level in self.levels:
-            h, z, ld = level(h)
-            latents.append(z)
-            logdet = logdet + ld
-        return latents, logdet
+            h, z, logdet = level(h)
+            outputs.append((h, z, logdet))
+        return outputs
+
+    def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """x in [0, 1] -> (latents, one per level, finest first; log|det dz/dx| per sample)."""
+        outputs = self._levels_forward(x)
+        return [z for _, z, _ in outputs], sum(logdet for _, _, logdet in outputs)
 
     def decode(self, latents: list[torch.Tensor]) -> torch.Tensor:
         """Inverse of `encode`: latents -> x in data space (not clamped to [0, 1])."""
@@ -266,9 +344,10 @@ class Glow(nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log density (nats) of continuous x in [0, 1], one value per sample."""
-        latents, logdet = self.encode(x)
-        prior = sum(level.prior.log_prob(z) for level, z in zip(self.levels, latents, strict=True))
-        return prior + logdet
+        total = x.new_zeros(x.shape[0])
+        for level, (h, z, logdet) in zip(self.levels, self._levels_forward(x), strict=True):
+            total = total + logdet + level.prior.log_prob(z, h if level.split else None)
+        return total
 
     def bits_per_dim(self, x_uint8: torch.Tensor, dequantize: bool = True) -> torch.Tensor:
         """Negative log-likelihood of 8-bit images [N, C, H, W] (values 0..255) in bits/dim.
@@ -289,7 +368,7 @@ class Glow(nn.Module):
         shapes = []
         for level in self.levels:
             height, width = height // 2, width // 2
-            shapes.append((level.prior.mean.shape[1], height, width))
+            shapes.append((level.prior.channels, height, width))
         return shapes
 
     def sample(self, n: int, height: int, width: int, temperature: float = 1.0) -> torch.Tensor:
@@ -298,11 +377,12 @@ class Glow(nn.Module):
         Differentiable in the flow's parameters: NFlowJS backpropagates the segmenter's loss
         on the pasted samples into the flow.
         """
-        latents = [
-            level.prior.sample(n, h, w, temperature)
-            for level, (_, h, w) in zip(self.levels, self.latent_shapes(height, width), strict=True)
-        ]
-        return self.decode(latents)
+        h = None
+        shapes = self.latent_shapes(height, width)
+        for level, (_, lh, lw) in zip(reversed(self.levels), reversed(shapes), strict=True):
+            z = level.prior.sample(n, lh, lw, temperature, context=h)
+            h = level.inverse(h, z)
+        return h + 0.5
 
     @torch.no_grad()
     def initialize(self, x_uint8: torch.Tensor) -> None:
