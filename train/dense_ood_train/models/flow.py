@@ -182,9 +182,15 @@ class ChannelGaussian(nn.Module):
     def channels(self) -> int:
         return self.mean.shape[1]
 
+    def mean_log_scale(
+        self, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian's mean and log-scale (broadcastable to the latent); no context needed."""
+        return self.mean, self.log_scale
+
     def log_prob(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """Sum of per-element log densities, one value per sample (`context` is unused)."""
-        return gaussian_log_prob(z, self.mean, self.log_scale)
+        """Sum of per-element log densities, one value per sample."""
+        return gaussian_log_prob(z, *self.mean_log_scale(context))
 
     def sample(
         self,
@@ -194,10 +200,9 @@ class ChannelGaussian(nn.Module):
         temperature: float = 1.0,
         context: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        eps = torch.randn(
-            n, self.channels, height, width, device=self.mean.device, dtype=self.mean.dtype
-        )
-        return self.mean + temperature * torch.exp(self.log_scale) * eps
+        mean, log_scale = self.mean_log_scale(context)
+        eps = torch.randn(n, self.channels, height, width, device=mean.device, dtype=mean.dtype)
+        return mean + temperature * torch.exp(log_scale) * eps
 
 
 class ConditionalGaussian(ChannelGaussian):
@@ -215,28 +220,14 @@ class ConditionalGaussian(ChannelGaussian):
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
 
-    def _mean_log_scale(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def mean_log_scale(
+        self, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if context is None:
+            raise ValueError("a conditional prior needs the level's kept channels as context")
         mean, raw = self.conv(context).chunk(2, dim=1)
         raw = raw + self.log_scale
         return self.mean + mean, self.max_log_scale * torch.tanh(raw / self.max_log_scale)
-
-    def log_prob(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        if context is None:
-            raise ValueError("a conditional prior needs the level's kept channels as context")
-        return gaussian_log_prob(z, *self._mean_log_scale(context))
-
-    def sample(
-        self,
-        n: int,
-        height: int,
-        width: int,
-        temperature: float = 1.0,
-        context: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        if context is None:
-            raise ValueError("a conditional prior needs the level's kept channels as context")
-        mean, log_scale = self._mean_log_scale(context)
-        return mean + temperature * torch.exp(log_scale) * torch.randn_like(mean)
 
 
 class FlowLevel(nn.Module):
