@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from dense_ood_ros.errors import first_line
+from dense_ood_train.run_folder import add_run_folder_arguments, run_folder_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,22 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop after this many steps in total (short runs, smoke tests)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set negatives.beta=0.3 (repeatable)",
-    )
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--resume", action="store_true", help="continue from OUTPUT/last.pt (its step counter)"
-    )
-    group.add_argument(
-        "--overwrite", action="store_true", help="start afresh even if OUTPUT holds a checkpoint"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    add_run_folder_arguments(parser, "last.pt")
 
 
 def _fail(message: str) -> int:
@@ -60,10 +46,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     checkpoint = args.output / LAST_CHECKPOINT
-    if args.resume and not checkpoint.is_file():
-        return _fail(f"--resume: {checkpoint} does not exist")
-    if checkpoint.is_file() and not (args.resume or args.overwrite):
-        return _fail(f"{checkpoint} exists; pass --resume to continue or --overwrite to restart")
+    problem = run_folder_problem(checkpoint, args.resume, args.overwrite)
+    if problem:
+        return _fail(problem)
     try:
         trainer = Trainer(
             config,

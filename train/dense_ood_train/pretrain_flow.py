@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from dense_ood_ros.errors import first_line
+from dense_ood_train.run_folder import add_run_folder_arguments, run_folder_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,20 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="patches cut from each training crop per step (the batch size comes from the config)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set flow.hidden=64 (repeatable)",
-    )
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--resume", action="store_true", help="continue from OUTPUT/flow.pt")
-    group.add_argument(
-        "--overwrite", action="store_true", help="start afresh even if OUTPUT holds a flow.pt"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    add_run_folder_arguments(parser, "flow.pt")
 
 
 def _fail(message: str) -> int:
@@ -75,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     checkpoint = args.output / FLOW_CHECKPOINT
-    if args.resume and not checkpoint.is_file():
-        return _fail(f"--resume: {checkpoint} does not exist")
-    if checkpoint.is_file() and not (args.resume or args.overwrite):
-        return _fail(f"{checkpoint} exists; pass --resume to continue or --overwrite to restart")
+    problem = run_folder_problem(checkpoint, args.resume, args.overwrite)
+    if problem:
+        return _fail(problem)
     if args.overwrite:
         for stale in ("train.csv", "heldout.csv"):
             (args.output / stale).unlink(missing_ok=True)
