@@ -16,6 +16,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx")),
+        (f"share/{PACKAGE}/data/samples", glob("data/samples/*")),
     ],
     python_requires=">=3.10",
     install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml", "tqdm"],
@@ -43,7 +44,7 @@ setup(
     entry_points={
         "console_scripts": [
             "dense_ood_node = dense_ood_ros.node:main",
-            "dense-ood = dense_ood_ros.cli:main",
+            "dense-ood = dense_ood_ros.tools.cli:main",
         ],
     },
 )

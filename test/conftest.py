@@ -17,7 +17,7 @@ TINY_INPUT_HW = (64, 96)
 def export_tiny_model(path: Path, input_hw: tuple[int, int] = TINY_INPUT_HW, seed: int = 0) -> Path:
     """Export a small random conv segmenter (4 classes) through the real training exporter."""
     torch = pytest.importorskip("torch")
-    from dense_ood_train.export import export_contract_model, make_contract
+    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
 
     torch.manual_seed(seed)
     segmenter = torch.nn.Sequential(

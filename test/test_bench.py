@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dense_ood_ros import cli
-from dense_ood_ros.cli import build_parser, run_cli
+from dense_ood_ros.tools import cli
+from dense_ood_ros.tools.cli import build_parser, run_cli
 
 
 def _bench(argv: list[str]) -> int:
@@ -18,7 +18,7 @@ def _bench(argv: list[str]) -> int:
 
 
 def test_bench_is_a_dense_ood_subcommand() -> None:
-    assert cli.COMMANDS["bench"] == "dense_ood_ros.bench"
+    assert cli.COMMANDS["bench"] == "dense_ood_ros.tools.bench"
 
 
 def test_help_explains_every_option(capsys) -> None:

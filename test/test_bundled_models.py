@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dense_ood_ros.bundled import DEMO_MODEL_NAME, demo_model_path
-from dense_ood_ros.contract import KNOWN_SCORES, read_contract
 from dense_ood_ros.engine import load_engine
+from dense_ood_ros.model.bundled import DEMO_MODEL_NAME, demo_model_path
+from dense_ood_ros.model.contract import KNOWN_SCORES, read_contract
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 BUNDLED = ("synthroad_nflowjs.onnx", "synthroad_no_negatives.onnx", "synthroad_real_negatives.onnx")

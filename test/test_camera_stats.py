@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from dense_ood_ros.camera_stats import CameraStats, Level
+from dense_ood_ros.ros.camera_stats import CameraStats, Level
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import TINY_CLASSES, TINY_INPUT_HW, TINY_PALETTE
 
-from dense_ood_ros.contract import (
+from dense_ood_ros.model.contract import (
     KEY_CONTRACT,
     KEY_INPUT_HW,
     KEY_PALETTE,

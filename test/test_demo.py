@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dense_ood_ros import demo
-from dense_ood_ros.cli import main as cli_main
+from dense_ood_ros.tools import demo
+from dense_ood_ros.tools.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_heat_map_uses_the_fixed_range_of_the_jsd_score() -> None:
 @pytest.mark.ros
 def test_demo_runs_the_node_and_writes_every_output(tmp_path: Path, tiny_model: Path) -> None:
     images, output = _images(tmp_path / "images"), tmp_path / "out"
-    command = [sys.executable, "-m", "dense_ood_ros.cli", "demo", "--model", str(tiny_model)]
+    command = [sys.executable, "-m", "dense_ood_ros.tools.cli", "demo", "--model", str(tiny_model)]
     command += ["--images", str(images), "--output", str(output), "--encoding", "bgr8"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

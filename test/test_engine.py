@@ -9,9 +9,9 @@ import onnxruntime as ort
 import pytest
 from conftest import TINY_INPUT_HW
 
-from dense_ood_ros.contract import ContractError, ModelContract
 from dense_ood_ros.engine import BACKENDS, EngineError, load_engine, tensorrt_backend
 from dense_ood_ros.engine.onnxruntime_backend import OnnxRuntimeEngine
+from dense_ood_ros.model.contract import ContractError, ModelContract
 
 onnx = pytest.importorskip("onnx")
 HEIGHT, WIDTH = TINY_INPUT_HW

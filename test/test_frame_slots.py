@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dense_ood_ros.frame_slots import FrameSlots
+from dense_ood_ros.ros.frame_slots import FrameSlots
 
 
 def test_newest_frame_replaces_pending_and_counts_drop() -> None:

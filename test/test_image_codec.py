@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dense_ood_ros.image_codec import (
+from dense_ood_ros.codec.image_codec import (
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
     bytes_per_pixel,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from dense_ood_ros.node_config import MODEL_PARAMETERS, PARAMETERS, parse_config
+from dense_ood_ros.ros.node_config import MODEL_PARAMETERS, PARAMETERS, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / "launch" / "dense_ood.launch.py"

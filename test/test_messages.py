@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dense_ood_ros.image_codec import ImageDecodeError, encode_raw
-from dense_ood_ros.messages import (
+from dense_ood_ros.codec.image_codec import ImageDecodeError, encode_raw
+from dense_ood_ros.codec.messages import (
     image_msg_from_array,
     rgb_from_compressed_msg,
     rgb_from_image_msg,

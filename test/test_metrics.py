@@ -294,11 +294,11 @@ def test_miou_over_gt_classes_leaves_out_classes_only_predicted() -> None:
 
 
 def test_chunked_pass_equals_single_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dense_ood_ros.metrics as metrics
+    from dense_ood_ros.metrics import pixel
 
     scores, labels = _random_case(np.random.default_rng(11), 2000, ties=True)
     whole = pixel_metrics(scores, labels)
-    monkeypatch.setattr(metrics, "_CHUNK", 7)  # many chunks, tie groups split across them
+    monkeypatch.setattr(pixel, "_CHUNK", 7)  # many chunks, tie groups split across them
     chunked = pixel_metrics(scores, labels)
     for key in ("ap", "auroc", "fpr95", "best_f1", "best_f1_threshold"):
         assert chunked[key] == pytest.approx(whole[key], abs=TOL)

@@ -29,7 +29,7 @@ from node_harness import (
     wait_for_status,
 )
 
-from dense_ood_ros.topics import output_topics
+from dense_ood_ros.ros.topics import output_topics
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

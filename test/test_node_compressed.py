@@ -28,7 +28,7 @@ from node_harness import (
     wait_for_status,
 )
 
-from dense_ood_ros.topics import OUTPUT_ENCODINGS, output_topics
+from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS, output_topics
 
 pytestmark = pytest.mark.ros
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dense_ood_ros.node_config import (
+from dense_ood_ros.ros.node_config import (
     PARAMETER_NAMES,
-    ConfigError,
     NodeConfig,
+    NodeConfigError,
     palette_from_strings,
     palette_strings,
     parse_config,
@@ -80,13 +80,13 @@ def test_full_config() -> None:
     ],
 )
 def test_bad_values_name_the_parameter(values: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(NodeConfigError, match=message):
         parse_config({"model_path": "m.onnx", **values})
 
 
 @pytest.mark.parametrize("values", [{}, {"model_path": ""}, {"model_path": "  "}])
 def test_model_path_is_required_without_a_bundled_model(values: dict) -> None:
-    with pytest.raises(ConfigError, match="'model_path' is required"):
+    with pytest.raises(NodeConfigError, match="'model_path' is required"):
         parse_config(values, default_model=None)
 
 

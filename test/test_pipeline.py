@@ -11,8 +11,8 @@ import pytest
 from conftest import TINY_INPUT_HW
 
 from dense_ood_ros.engine import load_engine
-from dense_ood_ros.pipeline import FrameResult, Pipeline, resize_to
-from dense_ood_ros.render import colorize
+from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
+from dense_ood_ros.pipeline.render import colorize
 
 HEIGHT, WIDTH = TINY_INPUT_HW
 
@@ -142,15 +142,20 @@ def test_resize_to_keeps_frames_at_the_right_size(rng) -> None:
 
 
 def test_runtime_never_imports_torch(tiny_model: Path) -> None:
-    """The vehicle runtime has no torch: load, run and encode a frame in a clean interpreter."""
+    """The vehicle runtime has no torch: import every module, load, run and encode a frame in a
+    clean interpreter."""
     import subprocess
     import sys
 
     code = (
-        "import sys, numpy as np\n"
-        "from dense_ood_ros import bench, image_codec, messages, pipeline, render\n"
+        "import importlib, pkgutil, sys, numpy as np\n"
+        "import dense_ood_ros\n"
+        "for m in pkgutil.walk_packages(dense_ood_ros.__path__, 'dense_ood_ros.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "from dense_ood_ros.codec import messages\n"
         "from dense_ood_ros.engine import load_engine\n"
-        f"p = pipeline.Pipeline(load_engine({str(tiny_model)!r}))\n"
+        "from dense_ood_ros.pipeline.frame_pipeline import Pipeline\n"
+        f"p = Pipeline(load_engine({str(tiny_model)!r}))\n"
         "r = p.process(np.zeros((40, 50, 3), np.uint8), extra_scores=True)\n"
         "messages.pixels_as_uint8_array(r.overlay)\n"
         "print('torch' in sys.modules)\n"

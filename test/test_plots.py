@@ -1,4 +1,4 @@
-"""dense_ood_ros.plots: PR / ROC figures and sample panels are real, readable PNGs."""
+"""dense_ood_ros.metrics.plots: PR / ROC figures and sample panels are real, readable PNGs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import cv2
 import numpy as np
 
 from dense_ood_ros.metrics import pixel_metrics
-from dense_ood_ros.plots import label_image, plot_pr_curves, plot_roc_curves, save_sample_panel
+from dense_ood_ros.metrics.plots import (
+    label_image,
+    plot_pr_curves,
+    plot_roc_curves,
+    save_sample_panel,
+)
 
 
 def test_curves_of_several_scores_on_one_figure(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from dense_ood_ros.codec.image_codec import ImageDecodeError, decode_compressed
 from dense_ood_ros.engine import load_engine
-from dense_ood_ros.image_codec import ImageDecodeError, decode_compressed
-from dense_ood_ros.pipeline import Pipeline
+from dense_ood_ros.pipeline.frame_pipeline import Pipeline
 
 
 def _bag_messages(bag_dir: Path) -> list[tuple[str, object]]:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dense_ood_ros import render
+from dense_ood_ros.pipeline import render
 
 PALETTE = np.array([[128, 64, 128], [244, 35, 232], [0, 0, 142]], dtype=np.uint8)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dense_ood_ros.topics import (
+from dense_ood_ros.ros.topics import (
     OUTPUT_ENCODINGS,
     TopicError,
     check_distinct_outputs,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dense_ood_ros.contract import ContractError
 from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
+from dense_ood_ros.model.contract import ContractError
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dense_ood_ros.contract import ModelContract
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.model.contract import ModelContract
 
 
-class EngineError(RuntimeError):
+class EngineError(DenseOodError, RuntimeError):
     """A backend cannot load or run a model; the message is one user-facing line."""
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_ros.contract import (
+from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
+from dense_ood_ros.errors import first_line
+from dense_ood_ros.model.contract import (
     EXTRA_SCORE_PREFIX,
     INPUT_NAME,
     SCORE_OUTPUT,
@@ -19,8 +21,6 @@ from dense_ood_ros.contract import (
     ContractError,
     ModelContract,
 )
-from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
-from dense_ood_ros.errors import first_line
 
 BACKEND_NAME = "onnxruntime"
 

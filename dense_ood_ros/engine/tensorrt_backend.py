@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_ros.contract import ModelContract, read_contract
 from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
+from dense_ood_ros.model.contract import ModelContract, read_contract
 
 BACKEND_NAME = "tensorrt"
 

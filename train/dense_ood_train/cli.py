@@ -1,21 +1,22 @@
 """`dense-ood-train`: the training command line, one module per subcommand.
 
-Same conventions as `dense-ood` (dense_ood_ros.cli): each module exposes `add_arguments(parser)`
-and `run(args) -> int`, and keeps torch imports cheap at parser-build time where it can.
+The subcommands live in dense_ood_train.commands. Same conventions as `dense-ood`
+(dense_ood_ros.tools.cli): each module exposes `add_arguments(parser)` and `run(args) -> int`,
+and keeps torch imports cheap at parser-build time where it can.
 """
 
 from __future__ import annotations
 
 import sys
 
-from dense_ood_ros.cli import build_parser, run_cli
+from dense_ood_ros.tools.cli import build_parser, run_cli
 
 COMMANDS: dict[str, str] = {
-    "pretrain-flow": "dense_ood_train.pretrain_flow",
-    "fit": "dense_ood_train.fit",
-    "export": "dense_ood_train.export_cli",
-    "evaluate": "dense_ood_train.evaluate",
-    "study": "dense_ood_train.study",
+    "pretrain-flow": "dense_ood_train.commands.pretrain_flow",
+    "fit": "dense_ood_train.commands.fit",
+    "export": "dense_ood_train.commands.export",
+    "evaluate": "dense_ood_train.commands.evaluate",
+    "study": "dense_ood_train.commands.study",
 }
 
 

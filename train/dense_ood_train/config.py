@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 
+from dense_ood_ros.errors import DenseOodError
 
-class ConfigError(ValueError):
+
+class TrainConfigError(DenseOodError, ValueError):
     """A configuration file or override is invalid; the message names the key."""
 
 
@@ -187,23 +189,23 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
                 continue
             try:
                 return _convert(value, option, key)
-            except ConfigError as exc:
+            except TrainConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0])
+        raise TrainConfigError(errors[0])
     if origin is tuple:
         args = typing.get_args(annotation)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+            raise TrainConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
         return tuple(
             _convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
         )
     if annotation is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise TrainConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise TrainConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if annotation is float:
         if isinstance(value, str):  # YAML reads 1e-5 (no dot) as a string
@@ -212,25 +214,27 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise TrainConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise TrainConfigError(f"{key}: expected a string, got {value!r}")
         return value
-    raise ConfigError(f"{key}: unsupported type {annotation!r}")  # pragma: no cover
+    raise TrainConfigError(f"{key}: unsupported type {annotation!r}")  # pragma: no cover
 
 
 def _build(cls: type, values: Any, prefix: str) -> Any:
     """Instantiate dataclass `cls` from a mapping, recursing into nested dataclasses."""
     if not isinstance(values, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {values!r}")
+        raise TrainConfigError(f"{prefix or 'config'}: expected a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         where = f"{prefix}." if prefix else ""
-        raise ConfigError(f"unknown key '{where}{unknown[0]}' (known: {', '.join(sorted(names))})")
+        raise TrainConfigError(
+            f"unknown key '{where}{unknown[0]}' (known: {', '.join(sorted(names))})"
+        )
     kwargs = {}
     for name, value in values.items():
         key = f"{prefix}.{name}" if prefix else name
@@ -263,15 +267,15 @@ def _positive(config: TrainConfig) -> list[tuple[str, float]]:
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check values that types alone cannot; raise ConfigError naming the first bad key."""
+    """Check values that types alone cannot; raise TrainConfigError naming the first bad key."""
     for key, choices in CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(config, section), name)
         if value not in choices:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+            raise TrainConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
     for key, value in _positive(config):
         if value <= 0:
-            raise ConfigError(f"{key} must be > 0, got {value!r}")
+            raise TrainConfigError(f"{key} must be > 0, got {value!r}")
     for key, value in (
         ("negatives.beta", config.negatives.beta),
         ("flow.nll_weight", config.flow.nll_weight),
@@ -285,22 +289,26 @@ def validate(config: TrainConfig) -> TrainConfig:
         ("runtime.threads", config.runtime.threads),
     ):
         if value < 0:
-            raise ConfigError(f"{key} must be >= 0, got {value!r}")
+            raise TrainConfigError(f"{key} must be >= 0, got {value!r}")
     if config.negatives.patch_max < config.negatives.patch_min:
-        raise ConfigError("negatives.patch_max must be >= negatives.patch_min")
+        raise TrainConfigError("negatives.patch_max must be >= negatives.patch_min")
     if not 0.0 <= config.negatives.probability <= 1.0:
-        raise ConfigError("negatives.probability must be in [0, 1]")
+        raise TrainConfigError("negatives.probability must be in [0, 1]")
     if not 0.0 <= config.negatives.flow_share <= 1.0:
-        raise ConfigError("negatives.flow_share must be in [0, 1]")
+        raise TrainConfigError("negatives.flow_share must be in [0, 1]")
     low, high = config.data.scale
     if not 0 < low <= high:
-        raise ConfigError(f"data.scale must be [low, high] with 0 < low <= high, got {low, high}")
+        raise TrainConfigError(
+            f"data.scale must be [low, high] with 0 < low <= high, got {low, high}"
+        )
     if config.data.dataset == "cityscapes" and not config.data.root:
-        raise ConfigError("data.root is required for dataset 'cityscapes'")
+        raise TrainConfigError("data.root is required for dataset 'cityscapes'")
     if config.data.dataset == "folder" and not (config.data.images_dir and config.data.labels_dir):
-        raise ConfigError("data.images_dir and data.labels_dir are required for dataset 'folder'")
+        raise TrainConfigError(
+            "data.images_dir and data.labels_dir are required for dataset 'folder'"
+        )
     if config.data.dataset == "synthroad" and config.data.num_scenes <= 0:
-        raise ConfigError("data.num_scenes must be > 0")
+        raise TrainConfigError("data.num_scenes must be > 0")
     return config
 
 
@@ -308,11 +316,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """'optim.lr=1e-3' -> (['optim', 'lr'], 0.001); the value is parsed as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {text!r} must look like section.key=value")
+        raise TrainConfigError(f"override {text!r} must look like section.key=value")
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
-        raise ConfigError(f"override {text!r}: value is not valid YAML") from None
+        raise TrainConfigError(f"override {text!r}: value is not valid YAML") from None
     return key.strip().split("."), value
 
 
@@ -325,7 +333,7 @@ def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None)
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: '{part}' is not a section")
+                raise TrainConfigError(f"override {text!r}: '{part}' is not a section")
         node[path[-1]] = value
     return validate(_build(TrainConfig, values, ""))
 
@@ -336,10 +344,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise TrainConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     try:
         return config_from_dict(values, overrides)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    except TrainConfigError as exc:
+        raise TrainConfigError(f"{path}: {exc}") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dense_ood_ros.metrics.frames import AnomalyLabelError
 from dense_ood_train.benchmarks import BENCHMARK_NAMES, open_benchmark
 from dense_ood_train.data.image_io import write_label, write_rgb
 
@@ -150,7 +151,7 @@ def test_folder(tmp_path: Path):
     assert bench.track == "anomaly" and frame.name == "a"
     assert np.array_equal(frame.semantic, _raw_label([0, 13]))
     write_label(tmp_path / "labels" / "a.png", _raw_label([0, 255, 128]))  # not 0/1/255
-    with pytest.raises(OSError, match="0/1/255"):
+    with pytest.raises(AnomalyLabelError, match=r"1 \(anomaly\) or 255 \(void\); found \[128\]"):
         open_benchmark("folder", tmp_path)[0]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dense_ood_train.config import ConfigError, TrainConfig, config_from_dict, load_config
+from dense_ood_train.config import TrainConfig, TrainConfigError, config_from_dict, load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -50,14 +50,14 @@ def test_overrides_use_yaml_values() -> None:
     ],
 )
 def test_invalid_configs_name_the_key(values: dict, overrides: list, message: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(TrainConfigError, match=re.escape(message)):
         config_from_dict(values, overrides)
 
 
 def test_load_config_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("optim: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+    with pytest.raises(TrainConfigError, match=r"broken\.yaml: not valid YAML"):
         load_config(path)
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(TrainConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")

@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from dense_ood_ros.contract import KNOWN_SCORES
 from dense_ood_ros.engine import load_engine
 from dense_ood_ros.metrics import pixel_metrics
-from dense_ood_ros.pipeline import Pipeline
+from dense_ood_ros.model.contract import KNOWN_SCORES
+from dense_ood_ros.pipeline.frame_pipeline import Pipeline
 from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.cli import main as cli_main
 
@@ -24,8 +24,8 @@ TINY_MODEL = {"backbone": "mobilenetv3_small_050", "decoder_width": 16}
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A `fit`-format checkpoint of an untrained 19-class segmenter (64x128 synthroad scenes)."""
-    from dense_ood_train.checkpoint import save_checkpoint
     from dense_ood_train.config import config_from_dict
+    from dense_ood_train.loop.checkpoint import save_checkpoint
     from dense_ood_train.models import build_segmenter
 
     config = config_from_dict({"model": TINY_MODEL, "data": {"scene_hw": [64, 128]}})
@@ -41,7 +41,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def jsd_only_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A contract-1 ONNX with the JSD score alone (no extra scores), 19 classes, 64x128."""
     from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE
-    from dense_ood_train.export import export_contract_model, make_contract
+    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
 
     torch.manual_seed(1)
     segmenter = torch.nn.Sequential(

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from dense_ood_ros.contract import read_contract
-from dense_ood_train.checkpoint import load_checkpoint, read_checkpoint
+from dense_ood_ros.model.contract import read_contract
 from dense_ood_train.cli import main as cli_main
-from dense_ood_train.export import ContractWrapper
-from dense_ood_train.scores import jsd_score
+from dense_ood_train.export.onnx_export import ContractWrapper
+from dense_ood_train.loop.checkpoint import load_checkpoint, read_checkpoint
+from dense_ood_train.method.scores import jsd_score
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -200,7 +200,7 @@ def test_fp16_export_runs_and_stays_close(run_dir: Path, tmp_path: Path) -> None
 
 def test_flow_warmup_trains_only_the_flow(tmp_path: Path) -> None:
     from dense_ood_train.config import config_from_dict
-    from dense_ood_train.trainer import Trainer
+    from dense_ood_train.loop.trainer import Trainer
 
     config = config_from_dict(TINY_CONFIG, ["flow.warmup_steps=2", "data.val_scenes=0"])
     trainer = Trainer(config, tmp_path, max_steps=2, progress=False)

@@ -8,11 +8,16 @@ import torch
 
 from dense_ood_train.config import config_from_dict
 from dense_ood_train.data.labels import IGNORE_INDEX
-from dense_ood_train.joint import JointModel
-from dense_ood_train.losses import inlier_cross_entropy, joint_loss, negative_jsd
+from dense_ood_train.loop.trainer import build_segmenter_optimizer
+from dense_ood_train.method.joint import JointModel
+from dense_ood_train.method.losses import inlier_cross_entropy, joint_loss, negative_jsd
+from dense_ood_train.method.synthesis import (
+    paste_patches,
+    patch_sizes,
+    random_boxes,
+    sample_patch_hw,
+)
 from dense_ood_train.models import build_flow, build_segmenter
-from dense_ood_train.synthesis import paste_patches, patch_sizes, random_boxes, sample_patch_hw
-from dense_ood_train.trainer import build_segmenter_optimizer
 
 CROP = (32, 64)
 

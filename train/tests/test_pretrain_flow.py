@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from dense_ood_train.checkpoint import CheckpointError, load_pretrained_flow
 from dense_ood_train.cli import main as cli_main
 from dense_ood_train.config import config_from_dict
+from dense_ood_train.loop.checkpoint import CheckpointError, load_pretrained_flow
 from dense_ood_train.models import build_flow, flow_architecture
 
 CONFIG = {
@@ -80,7 +80,7 @@ def test_pretraining_refuses_to_overwrite_and_resumes(
 
 
 def test_fit_starts_from_the_pretrained_flow(pretrained: tuple[Path, Path], tmp_path: Path) -> None:
-    from dense_ood_train.trainer import Trainer
+    from dense_ood_train.loop.trainer import Trainer
 
     _, output = pretrained
     config = config_from_dict(CONFIG, [f"flow.pretrained={output / 'flow.pt'}", "flow.lr=0"])

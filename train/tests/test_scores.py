@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dense_ood_train.scores import (
+from dense_ood_train.method.scores import (
     SCORES,
     compute_score,
     jsd_score,

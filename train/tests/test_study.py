@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from dense_ood_train.cli import main as cli_main
-from dense_ood_train.study_plan import StudyError, load_study
-from dense_ood_train.study_table import verdict
+from dense_ood_train.study.plan import StudyError, load_study
+from dense_ood_train.study.table import verdict
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("matplotlib")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dense_ood_ros.metrics import check_anomaly_labels
 from dense_ood_train.data.image_io import read_label, read_rgb
 
 VOID = 255
@@ -123,9 +124,7 @@ def lut_map(
 
 def check_anomaly_values(label: np.ndarray) -> np.ndarray:
     """Labels already in 0/1/255: refuse anything else (a wrong folder, a colour mask)."""
-    bad = np.setdiff1d(np.unique(label), (0, 1, VOID))
-    if bad.size:
-        raise OSError(f"anomaly labels must be 0/1/255, found {bad[:5].tolist()}")
+    check_anomaly_labels(label, "anomaly label file", VOID)
     return label
 
 

@@ -1,0 +1,44 @@
+"""Metrics of dense anomaly detection and segmentation, and the report figures.
+
+numpy (and OpenCV for connected components) only: the vehicle runtime's replay and the training
+package's evaluation both call these.
+- `pixel`: exact pixel AP / FPR95 / AUROC / best F1 over a pooled dataset;
+- `components`: the SMIYC component metrics (sIoU, PPV, mean F1);
+- `segmentation`: confusion matrix, per-class IoU, mIoU;
+- `frames`: the per-frame inputs and the 0 / 1 / 255 anomaly label check;
+- `plots`: PR and ROC curves and sample panels (matplotlib, optional).
+"""
+
+from __future__ import annotations
+
+from dense_ood_ros.metrics.components import (
+    SIOU_THRESHOLDS,
+    TRACK_SIZES,
+    component_metrics,
+    frame_components,
+)
+from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels
+from dense_ood_ros.metrics.pixel import TPR_LEVEL, pixel_metrics
+from dense_ood_ros.metrics.segmentation import (
+    class_iou,
+    confusion_matrix,
+    iou_from_confusion,
+    miou,
+    miou_over_gt_classes,
+)
+
+__all__ = [
+    "SIOU_THRESHOLDS",
+    "TPR_LEVEL",
+    "TRACK_SIZES",
+    "ArrayOrFrames",
+    "check_anomaly_labels",
+    "class_iou",
+    "component_metrics",
+    "confusion_matrix",
+    "frame_components",
+    "iou_from_confusion",
+    "miou",
+    "miou_over_gt_classes",
+    "pixel_metrics",
+]

@@ -1,0 +1,61 @@
+"""Per-frame inputs of the metrics: one array or a list of frames, and the anomaly label check.
+
+Label convention (docs/METHOD.md, "Evaluation conventions"): 0 = inlier, 1 = anomaly,
+`ignore_index` (255) = void, not scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dense_ood_ros.errors import DenseOodError
+
+ArrayOrFrames = np.ndarray | Sequence[np.ndarray]
+
+
+def as_frames(data: ArrayOrFrames, what: str) -> list[np.ndarray]:
+    """One array (a [N, H, W] stack is N frames) or a sequence of per-frame arrays -> a list."""
+    if isinstance(data, np.ndarray):
+        return list(data) if data.ndim == 3 else [data]
+    frames = [np.asarray(frame) for frame in data]
+    if not frames:
+        raise ValueError(f"{what}: no frames given")
+    return frames
+
+
+def paired_frames(
+    scores: ArrayOrFrames, labels: ArrayOrFrames
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-frame (scores, labels) with matching shapes, or a ValueError naming the frame."""
+    score_frames, label_frames = as_frames(scores, "scores"), as_frames(labels, "labels")
+    if len(score_frames) != len(label_frames):
+        raise ValueError(f"{len(score_frames)} score frames but {len(label_frames)} label frames")
+    for index, (score, label) in enumerate(zip(score_frames, label_frames, strict=True)):
+        if score.shape != label.shape:
+            raise ValueError(
+                f"frame {index}: scores {score.shape} and labels {label.shape} differ in shape"
+            )
+    return score_frames, label_frames
+
+
+class AnomalyLabelError(DenseOodError, ValueError):
+    """Anomaly labels hold a value other than 0 (inlier), 1 (anomaly) and the void index."""
+
+
+def check_anomaly_labels(
+    label: np.ndarray, where: str = "labels", ignore_index: int = 255
+) -> tuple[int, int]:
+    """(anomaly, inlier) pixel counts of `label`; AnomalyLabelError naming `where` for values
+    other than 0, 1 and `ignore_index` (a wrong folder, a colour mask, trainIds)."""
+    num_pos = int(np.count_nonzero(label == 1))
+    num_neg = int(np.count_nonzero(label == 0))
+    num_void = int(np.count_nonzero(label == ignore_index))
+    if num_pos + num_neg + num_void != label.size:
+        allowed = {0, 1, ignore_index}
+        bad = [int(v) for v in np.unique(label) if int(v) not in allowed][:5]
+        raise AnomalyLabelError(
+            f"{where}: labels must be 0 (inlier), 1 (anomaly) or {ignore_index} (void); found {bad}"
+        )
+    return num_pos, num_neg

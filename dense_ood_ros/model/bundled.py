@@ -1,0 +1,43 @@
+"""Files shipped with the package: the demo model and sample frames, installed or in a checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = "dense_ood_ros"
+DEMO_MODEL_NAME = "synthroad_nflowjs.onnx"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _share_dirs() -> list[Path]:
+    """share/dense_ood_ros of a colcon install (ament index), then the source checkout."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        # LookupError: package not installed; OSError: AMENT_PREFIX_PATH unset (pip install)
+        return [Path(get_package_share_directory(PACKAGE)), SOURCE_ROOT]
+    except (ImportError, LookupError, OSError):
+        return [SOURCE_ROOT]
+
+
+def demo_model_path() -> Path | None:
+    """The bundled demo model (models/synthroad_nflowjs.onnx), or None where it is not shipped."""
+    for share in _share_dirs():
+        candidate = share / "models" / DEMO_MODEL_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sample_frames_dir() -> Path:
+    """The bundled sample camera frames (data/samples), installed or in the checkout."""
+    for share in _share_dirs():
+        candidate = share / "data" / "samples"
+        if candidate.is_dir():
+            return candidate
+    return SOURCE_ROOT / "data" / "samples"
+
+
+def default_demo_model() -> Path:
+    """Where `dense-ood demo` looks for its model by default (may not exist)."""
+    return demo_model_path() or SOURCE_ROOT / "models" / DEMO_MODEL_NAME

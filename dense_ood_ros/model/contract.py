@@ -1,0 +1,154 @@
+"""The exported model contract (version 1): the one interface between training and the runtime.
+
+An ONNX file (or a TensorRT plan with a JSON sidecar) takes `image` uint8 [N, H, W, 3] RGB and
+returns `semantic` uint8 [N, H, W] and `anomaly_score` float32 [N, H, W] (higher = more
+anomalous), plus optional `score_<name>` outputs. What the outputs mean lives in metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dense_ood_ros.errors import DenseOodError, first_line
+
+CONTRACT_VERSION = "1"
+
+INPUT_NAME = "image"
+SEMANTIC_OUTPUT = "semantic"
+SCORE_OUTPUT = "anomaly_score"
+EXTRA_SCORE_PREFIX = "score_"
+
+KEY_CONTRACT = "dense_ood.contract"
+KEY_CLASS_NAMES = "dense_ood.class_names"
+KEY_PALETTE = "dense_ood.palette"
+KEY_SCORE = "dense_ood.score"
+KEY_THRESHOLD = "dense_ood.threshold"
+KEY_INPUT_HW = "dense_ood.input_hw"
+KEY_EXTRA_SCORES = "dense_ood.extra_scores"
+#: Optional provenance (JSON): negatives mode, seed, steps, config digest, source commit.
+KEY_TRAINING = "dense_ood.training"
+
+#: Scores a contract model may carry. "jsd" is the method's: 1 - JSD(P||U) / JSD(onehot||U).
+KNOWN_SCORES = ("jsd", "msp", "maxlogit", "entropy", "energy")
+
+#: Suffix of the JSON file beside a TensorRT plan that carries the same metadata.
+PLAN_METADATA_SUFFIX = ".json"
+
+
+class ContractError(DenseOodError, ValueError):
+    """The file is missing, unreadable, or not a contract-1 dense_ood model."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a contract-1 model says about itself."""
+
+    class_names: tuple[str, ...]
+    palette: np.ndarray = field(repr=False)  # [K, 3] uint8 RGB, one row per trainId
+    score: str
+    threshold: float
+    input_hw: tuple[int, int]
+    extra_scores: tuple[str, ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_metadata(self) -> dict[str, str]:
+        """Serialise to the string key/value pairs stored in ONNX metadata_props."""
+        return {
+            KEY_CONTRACT: CONTRACT_VERSION,
+            KEY_CLASS_NAMES: json.dumps(list(self.class_names)),
+            KEY_PALETTE: json.dumps(self.palette.astype(int).tolist()),
+            KEY_SCORE: self.score,
+            KEY_THRESHOLD: repr(float(self.threshold)),
+            KEY_INPUT_HW: json.dumps(list(self.input_hw)),
+            KEY_EXTRA_SCORES: json.dumps(list(self.extra_scores)),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], source: str = "model") -> ModelContract:
+        """Parse metadata_props; raise ContractError naming the first problem found."""
+        version = meta.get(KEY_CONTRACT)
+        if version is None:
+            raise ContractError(f"{source}: not a dense_ood model (no '{KEY_CONTRACT}' metadata)")
+        if version != CONTRACT_VERSION:
+            raise ContractError(
+                f"{source}: contract version {version!r}, this runtime reads {CONTRACT_VERSION!r}"
+            )
+        try:
+            class_names = tuple(str(n) for n in json.loads(meta[KEY_CLASS_NAMES]))
+            palette = np.asarray(json.loads(meta[KEY_PALETTE]), dtype=np.int64)
+            score = meta[KEY_SCORE]
+            threshold = float(meta[KEY_THRESHOLD])
+            input_hw = tuple(int(v) for v in json.loads(meta[KEY_INPUT_HW]))
+            extra_scores = tuple(json.loads(meta.get(KEY_EXTRA_SCORES, "[]")))
+        except KeyError as exc:
+            raise ContractError(f"{source}: metadata key {exc.args[0]!r} is missing") from None
+        except (ValueError, TypeError) as exc:
+            raise ContractError(f"{source}: malformed metadata ({exc})") from None
+        if not class_names:
+            raise ContractError(f"{source}: '{KEY_CLASS_NAMES}' is empty")
+        if palette.shape != (len(class_names), 3) or palette.min() < 0 or palette.max() > 255:
+            raise ContractError(
+                f"{source}: '{KEY_PALETTE}' must hold {len(class_names)} [r, g, b] rows in 0..255"
+            )
+        if len(input_hw) != 2 or min(input_hw) <= 0:
+            raise ContractError(f"{source}: '{KEY_INPUT_HW}' must be [height, width] > 0")
+        if not math.isfinite(threshold):
+            raise ContractError(f"{source}: '{KEY_THRESHOLD}' is not a finite number")
+        return cls(
+            class_names=class_names,
+            palette=palette.astype(np.uint8),
+            score=score,
+            threshold=threshold,
+            input_hw=(input_hw[0], input_hw[1]),
+            extra_scores=extra_scores,
+        )
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, str]:
+    """Read metadata_props of an ONNX file with ONNX Runtime (no `onnx` package on vehicles)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ContractError(f"{path}: no such model file")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # silence ORT's own stderr report; we raise a clear error
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # metadata only
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def plan_metadata_path(plan_path: str | Path) -> Path:
+    """The JSON sidecar that carries a TensorRT plan's contract metadata."""
+    plan_path = Path(plan_path)
+    return plan_path.with_name(plan_path.name + PLAN_METADATA_SUFFIX)
+
+
+def read_contract(path: str | Path) -> ModelContract:
+    """Read the contract of an ONNX model or of a TensorRT plan (via its JSON sidecar)."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return ModelContract.from_metadata(read_onnx_metadata(path), source=str(path))
+    sidecar = plan_metadata_path(path)
+    if not path.is_file():
+        raise ContractError(f"{path}: no such model file")
+    if not sidecar.is_file():
+        raise ContractError(f"{path}: not an .onnx file and no metadata sidecar {sidecar.name}")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as exc:
+        raise ContractError(f"{sidecar}: unreadable metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ContractError(f"{sidecar}: metadata must be a JSON object")
+    return ModelContract.from_metadata({k: str(v) for k, v in meta.items()}, source=str(path))

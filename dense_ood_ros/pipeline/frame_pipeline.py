@@ -1,0 +1,177 @@
+"""The one ROS-free per-frame pipeline: camera RGB -> engine -> masks at the camera's size.
+
+The live node, the bag replay and the bench all call `Pipeline.process`, so what is measured
+offline is what runs on the vehicle. Work happens at the cheapest resolution that gives the same
+result: colours are looked up at the model's size and then enlarged with the same nearest
+mapping as the labels (identical to colouring the enlarged labels, at a quarter of the cost
+for a 2x model); the mask is thresholded at the camera's size because bilinear scores and a
+threshold do not commute. Colour and overlay are rendered only when asked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from dense_ood_ros.engine.base import Engine
+from dense_ood_ros.model.contract import ModelContract
+from dense_ood_ros.pipeline import render
+
+#: Nearest neighbour on pixel centres, like bilinear (OpenCV >= 4.5; older ones lack it).
+NEAREST = getattr(cv2, "INTER_NEAREST_EXACT", cv2.INTER_NEAREST)
+
+
+@dataclass
+class FrameResult:
+    """One frame's outputs, all at the camera's height and width."""
+
+    semantic: np.ndarray  # uint8 [H, W] trainIds
+    score: np.ndarray  # float32 [H, W], higher = more anomalous
+    mask: np.ndarray  # uint8 [H, W]: 255 where score >= threshold, else 0
+    color: np.ndarray | None = None  # uint8 [H, W, 3] palette colours
+    overlay: np.ndarray | None = None  # uint8 [H, W, 3] camera image, colours, anomalies marked
+    extra_scores: dict[str, np.ndarray] = field(default_factory=dict)  # float32 [H, W]
+    timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+
+    def output_images(self) -> dict[str, np.ndarray | None]:
+        """The published images by output name (the keys of topics.OUTPUT_ENCODINGS)."""
+        return {
+            "semantic": self.semantic,
+            "semantic_color": self.color,
+            "anomaly_score": self.score,
+            "anomaly_mask": self.mask,
+            "overlay": self.overlay,
+        }
+
+
+class Pipeline:
+    """Resize, infer, resize back, threshold, colourise and overlay one camera frame."""
+
+    def __init__(
+        self, engine: Engine, threshold: float | None = None, overlay_alpha: float = 0.5
+    ) -> None:
+        """`threshold=None` takes the model's default (contract.threshold)."""
+        self.engine = engine
+        self.overlay_alpha = overlay_alpha
+        self._lut = render.palette_lut(engine.contract.palette)
+        self.threshold = engine.contract.threshold if threshold is None else threshold
+
+    @property
+    def contract(self) -> ModelContract:
+        return self.engine.contract
+
+    @property
+    def threshold(self) -> float:
+        """Anomaly threshold: mask = score >= threshold (compared in float32, like the score)."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"anomaly threshold must be a finite number, got {value}")
+        self._threshold = value
+
+    def process(
+        self,
+        rgb: np.ndarray,
+        color: bool = True,
+        overlay: bool = True,
+        extra_scores: bool = False,
+    ) -> FrameResult:
+        """Run one RGB uint8 [H, W, 3] frame; colour/overlay/extra scores only when asked."""
+        _check_frame(rgb)
+        camera_hw = rgb.shape[:2]
+        clock = _Clock()
+        model_input = resize_to(rgb, self.contract.input_hw)
+        clock.lap("preprocess")
+        outputs = self.engine.infer(model_input[None], extra_scores=extra_scores)
+        clock.lap("engine")
+        semantic = resize_to(outputs.semantic[0], camera_hw, NEAREST)
+        score = resize_to(outputs.score[0], camera_hw, cv2.INTER_LINEAR)
+        mask = cv2.compare(score, self._threshold, cv2.CMP_GE)  # 255 / 0, uint8
+        clock.lap("postprocess")
+        result = FrameResult(semantic=semantic, score=score, mask=mask)
+        if color or overlay:
+            small = render.colorize(outputs.semantic[0], self._lut)
+            colors = resize_to(small, camera_hw, NEAREST)
+            result.color = colors if color else None
+            clock.lap("color")
+            if overlay:
+                result.overlay = render.overlay(rgb, colors, mask, self.overlay_alpha)
+                clock.lap("overlay")
+        if extra_scores:
+            result.extra_scores = {
+                name: resize_to(values[0], camera_hw, cv2.INTER_LINEAR)
+                for name, values in outputs.extra_scores.items()
+            }
+            clock.lap("extra_scores")
+        result.timings_ms = clock.finish()
+        return result
+
+
+def _check_frame(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
+        kind = getattr(rgb, "dtype", type(rgb).__name__)
+        raise ValueError(f"frame must be a uint8 RGB array, got {kind}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"frame must have shape [H, W, 3] with H, W > 0, got {list(rgb.shape)}")
+
+
+def resize_to(
+    image: np.ndarray, hw: tuple[int, int], interpolation: int | None = None
+) -> np.ndarray:
+    """`image` at height, width `hw` (unchanged, made contiguous, when it already is that size).
+
+    Without `interpolation` it picks what camera frames need on their way into the model: a box
+    filter (INTER_AREA) to shrink by 2x or more, which bilinear would alias, else INTER_LINEAR.
+    """
+    height, width = hw
+    if image.shape[:2] == (height, width):
+        return np.ascontiguousarray(image)
+    if interpolation is None:
+        factor = min(image.shape[0] / height, image.shape[1] / width)
+        if factor >= 2:
+            return _shrink_area(image, height, width, int(factor))
+        interpolation = cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def _shrink_area(image: np.ndarray, height: int, width: int, factor: int) -> np.ndarray:
+    """Box-filter shrink: INTER_AREA by the largest integer factor <= `factor` that divides both
+    sides, then INTER_AREA for the fractional rest.
+
+    OpenCV's integer box filter is ~15x faster than its fractional one (0.5 vs 9 ms for a
+    1024x2048 frame), and the rest then runs on a frame factor**2 times smaller. The result is a
+    box filter of the integer step followed by the fractional one: not bit-identical to one
+    fractional INTER_AREA, just as free of aliasing.
+    """
+    rows, cols = image.shape[:2]
+    while factor > 1 and (rows % factor or cols % factor):
+        factor -= 1
+    if factor > 1:
+        image = cv2.resize(image, (cols // factor, rows // factor), interpolation=cv2.INTER_AREA)
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return image
+
+
+class _Clock:
+    """Per-stage wall time in milliseconds."""
+
+    def __init__(self) -> None:
+        self._start = self._last = time.perf_counter()
+        self._laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self._laps[stage] = (now - self._last) * 1e3
+        self._last = now
+
+    def finish(self) -> dict[str, float]:
+        self._laps["total"] = (time.perf_counter() - self._start) * 1e3
+        return self._laps

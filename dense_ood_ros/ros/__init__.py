@@ -1,0 +1,2 @@
+"""The rclpy node (a thin shell) and its ROS-free helpers: parameters, topic names, newest-frame
+slots per camera and per-camera statistics for /diagnostics."""

@@ -1,0 +1,373 @@
+"""The live ROS 2 node `dense_ood`: camera images in, semantic and anomaly masks out.
+
+A thin rclpy shell around ROS-free parts: parameters (node_config), topic names (topics),
+keep-newest slots (frame_slots), counters (camera_stats) and the shared Pipeline. Subscription
+callbacks only drop each message into its camera's slot; one worker thread decodes, runs the
+engine and publishes, so the executor never blocks on inference and a fast camera never builds
+a backlog. Run with `ros2 run dense_ood_ros dense_ood_node --ros-args --params-file F` or
+`python -m dense_ood_ros.node --ros-args ...`. Works with the Humble and Jazzy rclpy APIs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+    from rclpy.exceptions import ParameterException
+    from rclpy.logging import get_logger
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import (
+        DurabilityPolicy,
+        HistoryPolicy,
+        QoSProfile,
+        ReliabilityPolicy,
+        qos_profile_sensor_data,
+    )
+    from sensor_msgs.msg import CompressedImage, Image
+except ImportError as _exc:  # pragma: no cover - only without a ROS 2 Python environment
+    sys.exit(
+        f"dense_ood_node: ROS 2 Python packages are missing ({_exc}); source a ROS 2 setup "
+        "or `pip install '.[ros]'`"
+    )
+
+from dense_ood_ros.codec.image_codec import ImageDecodeError
+from dense_ood_ros.codec.messages import (
+    image_msg_from_array,
+    rgb_from_compressed_msg,
+    rgb_from_image_msg,
+)
+from dense_ood_ros.engine import EngineError, load_engine
+from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.model.bundled import demo_model_path
+from dense_ood_ros.model.contract import ContractError
+from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline
+from dense_ood_ros.ros.camera_stats import CameraStats
+from dense_ood_ros.ros.frame_slots import FrameSlots
+from dense_ood_ros.ros.node_config import (
+    DYNAMIC_PARAMETERS,
+    MODEL_PARAMETERS,
+    PARAMETER_NAMES,
+    PARAMETERS,
+    NodeConfig,
+    NodeConfigError,
+    palette_strings,
+    parse_config,
+    parse_threshold,
+)
+from dense_ood_ros.ros.topics import (
+    OUTPUT_ENCODINGS,
+    output_namespace,
+    output_topics,
+    subscription_topic,
+)
+
+NODE_NAME = "dense_ood"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+DIAGNOSTICS_PERIOD_S = 1.0
+LOG_THROTTLE_S = 5.0
+QUEUE_DEPTH = 5
+
+
+class StartupError(DenseOodError, RuntimeError):
+    """The node cannot start (bad parameters, missing or non-contract model): one line."""
+
+
+@dataclass
+class _Frame:
+    msg: Any  # sensor_msgs/Image or CompressedImage
+    received: float  # time.monotonic() at the callback
+
+
+@dataclass
+class _Camera:
+    input_topic: str
+    publishers: dict[str, Any]  # output name -> rclpy Publisher
+    stats: CameraStats
+    logger: Any  # the node's logger name; its own instance, so throttling is per camera
+
+
+def qos_profile(name: str) -> QoSProfile:
+    """`sensor_data`: best effort, keep last 5; `reliable`: reliable, keep last 5."""
+    if name == "sensor_data":
+        return qos_profile_sensor_data
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=QUEUE_DEPTH,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+class DenseOodNode(Node):
+    """Declares the parameters on construction; `start()` loads the model and begins serving."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._config: NodeConfig | None = None
+        self._pipeline: Pipeline | None = None
+        self._cameras: dict[str, _Camera] = {}
+        self._slots: FrameSlots[_Frame] | None = None
+        self._worker: threading.Thread | None = None
+        self._publish_color = True
+        self._publish_overlay = True
+        self._declare_parameters()
+
+    # --- start-up -------------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        for spec in PARAMETERS:
+            descriptor = ParameterDescriptor(
+                description=spec.description,
+                # Thresholds may be written as integers in YAML (e.g. `0` or `-3`).
+                dynamic_typing=spec.name == "anomaly_threshold",
+            )
+            try:
+                self.declare_parameter(spec.name, spec.default, descriptor)
+            except ParameterException as exc:  # wrong type in the parameter file
+                raise StartupError(f"bad parameter {spec.name!r}: {first_line(exc)}") from None
+
+    def start(self) -> None:
+        """Validate parameters, load the model, create topics and the worker; or StartupError."""
+        try:
+            config = parse_config(
+                {name: self._value(name) for name in PARAMETER_NAMES}, demo_model_path()
+            )
+        except NodeConfigError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            engine = load_engine(config.model_path, config.backend)
+        except (ContractError, EngineError) as exc:
+            raise StartupError(f"cannot load model: {first_line(exc)}") from None
+        self._config = config
+        self._pipeline = Pipeline(engine, config.anomaly_threshold)
+        self._publish_color = config.publish_color
+        self._publish_overlay = config.publish_overlay
+        self._declare_model_parameters()
+
+        qos = qos_profile(config.qos)
+        self._slots = FrameSlots(config.image_topics)
+        for topic in config.image_topics:
+            self._cameras[topic] = self._create_camera(topic, qos)
+        self._diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._worker = threading.Thread(target=self._work, name="dense_ood_worker", daemon=True)
+        self._worker.start()
+
+        contract = self._pipeline.contract
+        self.get_logger().info(
+            f"serving {len(self._cameras)} camera(s) {list(config.image_topics)}"
+            f"{' (compressed)' if config.compressed else ''} with {config.model_path} "
+            f"[{engine.backend_name}, {contract.num_classes} classes, input "
+            f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
+            f"threshold {self._pipeline.threshold:g}, qos {config.qos}]"
+        )
+
+    def _value(self, name: str) -> Any:
+        """A parameter's value; None when unset (rclpy's reading of `image_topics: []`)."""
+        try:
+            return self.get_parameter(name).value
+        except ParameterException:
+            return None
+
+    def _declare_model_parameters(self) -> None:
+        contract = self._pipeline.contract
+        values = {
+            "class_names": list(contract.class_names),
+            "palette": palette_strings(contract.palette),
+        }
+        for name, description in MODEL_PARAMETERS.items():
+            descriptor = ParameterDescriptor(description=description, read_only=True)
+            self.declare_parameter(name, values[name], descriptor, ignore_override=True)
+
+    def _create_camera(self, topic: str, qos: QoSProfile) -> _Camera:
+        publishers = {
+            output: self.create_publisher(Image, out_topic, qos)
+            for output, out_topic in output_topics(topic).items()
+        }
+        camera = _Camera(
+            input_topic=topic,
+            publishers=publishers,
+            stats=CameraStats(),
+            logger=get_logger(self.get_logger().name),
+        )
+        callback = functools.partial(self._on_frame, camera)
+        if self._config.compressed:
+            self.create_subscription(
+                CompressedImage, subscription_topic(topic, True), callback, qos
+            )
+        else:
+            self.create_subscription(Image, subscription_topic(topic, False), callback, qos)
+        return camera
+
+    # --- executor thread: callbacks ---------------------------------------------------------
+
+    def _on_frame(self, camera: _Camera, msg: Any) -> None:
+        camera.stats.on_received()
+        if self._slots.put(camera.input_topic, _Frame(msg, time.monotonic())):
+            camera.stats.on_dropped()
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Threshold and publish_* change live; the rest is read once at start."""
+        updates: dict[str, Any] = {}
+        for param in params:
+            if param.name in DYNAMIC_PARAMETERS:
+                updates[param.name] = param.value
+            elif param.name in PARAMETER_NAMES:
+                return SetParametersResult(
+                    successful=False, reason=f"{param.name} is read at start; restart the node"
+                )
+        try:
+            threshold = parse_threshold(updates.get("anomaly_threshold"))
+        except NodeConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        for name in ("publish_color", "publish_overlay"):
+            if name in updates and not isinstance(updates[name], bool):
+                return SetParametersResult(successful=False, reason=f"{name} must be a bool")
+        if "anomaly_threshold" in updates:
+            self._pipeline.threshold = (
+                self._pipeline.contract.threshold if threshold is None else threshold
+            )
+        self._publish_color = updates.get("publish_color", self._publish_color)
+        self._publish_overlay = updates.get("publish_overlay", self._publish_overlay)
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        contract = self._pipeline.contract
+        common = [
+            ("model_path", self._config.model_path),
+            ("score", contract.score),
+            ("anomaly_threshold", f"{self._pipeline.threshold:g}"),
+        ]
+        for camera in self._cameras.values():
+            status = camera.stats.status()
+            values = [
+                ("input_topic", camera.input_topic),
+                ("output_namespace", output_namespace(camera.input_topic)),
+                *status.values,
+                *common,
+            ]
+            array.status.append(
+                DiagnosticStatus(
+                    level=bytes([int(status.level)]),
+                    name=f"{self.get_name()}: {camera.input_topic}",
+                    message=status.message,
+                    hardware_id=camera.input_topic,
+                    values=[KeyValue(key=key, value=value) for key, value in values],
+                )
+            )
+        self._diagnostics.publish(array)
+
+    # --- worker thread: decode, infer, publish ----------------------------------------------
+
+    def _work(self) -> None:
+        while not self._slots.closed:
+            for topic, frame in self._slots.take(timeout=0.5):
+                self._process(self._cameras[topic], frame)
+
+    def _process(self, camera: _Camera, frame: _Frame) -> None:
+        try:
+            if self._config.compressed:
+                rgb = rgb_from_compressed_msg(frame.msg)
+            else:
+                rgb = rgb_from_image_msg(frame.msg)
+        except ImageDecodeError as exc:
+            camera.stats.on_rejected(first_line(exc))
+            camera.logger.warn(
+                f"{camera.input_topic}: rejected frame: {first_line(exc)}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+            return
+        try:
+            publishers = camera.publishers
+            result = self._pipeline.process(
+                rgb,
+                color=self._publish_color and _subscribed(publishers["semantic_color"]),
+                overlay=self._publish_overlay and _subscribed(publishers["overlay"]),
+            )
+            self._publish(camera, frame.msg.header, result)
+        except Exception as exc:  # one failing frame must not stop the node serving
+            if not self.context.ok():  # shutting down: publishers are gone, nothing to report
+                return
+            camera.stats.on_failed(f"{type(exc).__name__}: {first_line(exc)}")
+            camera.logger.error(
+                f"{camera.input_topic}: processing failed: {type(exc).__name__}: {first_line(exc)}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+            return
+        camera.stats.on_processed((time.monotonic() - frame.received) * 1000.0)
+
+    def _publish(self, camera: _Camera, header: Any, result: FrameResult) -> None:
+        arrays = result.output_images()
+        for output, encoding in OUTPUT_ENCODINGS.items():
+            array = arrays[output]
+            publisher = camera.publishers[output]
+            if array is not None and _subscribed(publisher):
+                publisher.publish(image_msg_from_array(array, encoding, header))
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker (finishing the frame in hand) before the node is destroyed."""
+        if self._slots is not None:
+            self._slots.close()
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+
+def _subscribed(publisher: Any) -> bool:
+    """Outputs nobody listens to are neither rendered nor encoded."""
+    return publisher.get_subscription_count() > 0
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of `dense_ood_node`: 0 after SIGINT/SIGTERM, 1 when it cannot start."""
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # e.g. an unreadable --params-file
+        print(f"[ERROR] [{NODE_NAME}]: cannot initialise ROS: {first_line(exc)}", file=sys.stderr)
+        return 1
+    node: DenseOodNode | None = None
+    try:
+        node = DenseOodNode()
+        node.start()
+    except (StartupError, KeyboardInterrupt) as exc:  # Ctrl-C while the model loads: quiet
+        if isinstance(exc, StartupError):
+            logger = node.get_logger() if node is not None else get_logger(NODE_NAME)
+            logger.error(str(exc))
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+        return 1 if isinstance(exc, StartupError) else 0
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, _external_shutdown()):
+        pass
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def _external_shutdown() -> type[BaseException]:
+    """rclpy's exception for a context shut down by a signal (Humble and later)."""
+    from rclpy import executors
+
+    return getattr(executors, "ExternalShutdownException", KeyboardInterrupt)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `dense-ood` command line and its subcommands (bench, demo)."""

@@ -1,0 +1,299 @@
+"""Benchmark a model: engine-only latency against the full per-frame path at a camera size.
+
+Engine only: `engine.infer` on a frame already at the model's input size. Full path, per frame:
+decode a raw sensor_msgs/Image buffer in the chosen encoding, run the pipeline (resize,
+engine, resize back, threshold, colour, overlay) and build the output sensor_msgs/Image
+messages (or, without sensor_msgs, the same byte conversion). The two are timed interleaved,
+frame by frame and in alternating order, so load on the machine affects both alike. Prints
+mean/p50/p95 per stage and the pipeline's overhead over engine-only time in percent, and the
+sum of the non-engine stages as a share of engine time (steadier when the engine jitters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS
+
+#: Stages of the full path in the order they run (pipeline stages come from its timings).
+STAGES = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dense_ood_ros.codec.image_codec import SUPPORTED_ENCODINGS
+    from dense_ood_ros.engine import BACKENDS
+
+    parser.add_argument("--model", required=True, type=Path, help="contract-1 model (.onnx)")
+    parser.add_argument("--height", required=True, type=int, help="camera frame height (pixels)")
+    parser.add_argument("--width", required=True, type=int, help="camera frame width (pixels)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="inference backend; auto = TensorRT when usable, else ONNX Runtime",
+    )
+    parser.add_argument("--iterations", type=int, default=30, help="timed frames")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed frames run first")
+    parser.add_argument(
+        "--encoding",
+        default="bgr8",
+        choices=SUPPORTED_ENCODINGS,
+        metavar="ENCODING",
+        help=f"sensor_msgs/Image encoding of the camera frames ({', '.join(SUPPORTED_ENCODINGS)})",
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", help="skip the semantic_color image and its message"
+    )
+    parser.add_argument(
+        "--no-overlay", action="store_true", help="skip the overlay image and its message"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="anomaly threshold (default: the model's); it sets how much of the frame the "
+        "overlay marks, which costs time",
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        help="camera frame from this picture (resized to the camera size) instead of a "
+        "synthetic one",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        _check_args(args)
+        report = benchmark(
+            model=args.model,
+            height=args.height,
+            width=args.width,
+            backend=args.backend,
+            iterations=args.iterations,
+            warmup=args.warmup,
+            encoding=args.encoding,
+            color=not args.no_color,
+            overlay=not args.no_overlay,
+            image=args.image,
+            threshold=args.threshold,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:  # ContractError/EngineError/ImageDecodeError
+        print(f"dense-ood bench: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.height <= 0 or args.width <= 0:
+        raise ValueError(f"--height and --width must be positive, got {args.height}x{args.width}")
+    if args.iterations < 1 or args.warmup < 0:
+        raise ValueError("--iterations must be >= 1 and --warmup >= 0")
+    if args.json and args.json.exists() and not args.overwrite:
+        raise ValueError(f"{args.json} exists; pass --overwrite to replace it")
+
+
+def benchmark(
+    model: Path,
+    height: int,
+    width: int,
+    backend: str = "auto",
+    iterations: int = 30,
+    warmup: int = 3,
+    encoding: str = "bgr8",
+    color: bool = True,
+    overlay: bool = True,
+    image: Path | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """Time both paths; return the configuration and per-stage statistics (milliseconds)."""
+    from tqdm import tqdm
+
+    from dense_ood_ros.codec.image_codec import decode_raw, encode_raw
+    from dense_ood_ros.engine import load_engine
+    from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
+
+    engine = load_engine(model, backend)
+    pipeline = Pipeline(engine, threshold)
+    frame = _load_frame(image, height, width) if image else synthetic_frame(height, width)
+    data, step = encode_raw(frame, encoding)
+    model_batch = resize_to(frame, engine.contract.input_hw)[None]
+    publish, messages_kind = _message_builder()
+
+    engine_only: list[float] = []
+    stages: dict[str, list[float]] = {name: [] for name in (*STAGES, "total")}
+    anomaly_fractions: list[float] = []
+
+    def time_engine() -> float:
+        start = time.perf_counter()
+        engine.infer(model_batch, extra_scores=False)
+        return (time.perf_counter() - start) * 1e3
+
+    def time_pipeline() -> tuple[dict[str, float], FrameResult]:
+        start = time.perf_counter()
+        rgb = decode_raw(encoding, height, width, step, data)
+        decoded = time.perf_counter()
+        result = pipeline.process(rgb, color=color, overlay=overlay)
+        processed = time.perf_counter()
+        publish(result)
+        done = time.perf_counter()
+        laps = {
+            **result.timings_ms,
+            "decode": (decoded - start) * 1e3,
+            "messages": (done - processed) * 1e3,
+            "total": (done - start) * 1e3,
+        }
+        return laps, result
+
+    for index in tqdm(range(warmup + iterations), desc="bench", unit="frame", disable=None):
+        if index % 2:  # alternate the order, so neither path always runs on a warmer machine
+            laps, result = time_pipeline()
+            engine_ms = time_engine()
+        else:
+            engine_ms = time_engine()
+            laps, result = time_pipeline()
+        if index < warmup:
+            continue
+        engine_only.append(engine_ms)
+        anomaly_fractions.append(float(np.count_nonzero(result.mask)) / result.mask.size)
+        for name, values in stages.items():
+            values.append(laps.get(name, 0.0))
+
+    summary = {name: _stats(values) for name, values in stages.items() if any(values)}
+    engine_stats = _stats(engine_only)
+    other_stages = (
+        sum(summary[name]["mean"] for name in STAGES if name in summary)
+        - (summary["engine"]["mean"])
+    )
+    return {
+        "model": str(model),
+        "backend": engine.backend_name,
+        "providers": list(getattr(engine, "providers", [])),
+        "input_hw": list(engine.contract.input_hw),
+        "camera_hw": [height, width],
+        "encoding": encoding,
+        "frame": str(image) if image else "synthetic",
+        "iterations": iterations,
+        "warmup": warmup,
+        "color": color,
+        "overlay": overlay,
+        "threshold": pipeline.threshold,
+        "messages": messages_kind,
+        "stages_ms": summary,
+        "engine_only_ms": engine_stats,
+        "overhead_percent": {
+            key: 100.0 * (summary["total"][key] - engine_stats[key]) / engine_stats[key]
+            for key in ("mean", "p50")
+        },
+        # Less sensitive to engine jitter: the mean time of every stage but the engine.
+        "non_engine_ms": other_stages,
+        "non_engine_percent": 100.0 * other_stages / engine_stats["mean"],
+        "anomaly_fraction": float(np.mean(anomaly_fractions)),
+    }
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(array.mean()),
+        "p50": float(np.percentile(array, 50)),
+        "p95": float(np.percentile(array, 95)),
+    }
+
+
+def synthetic_frame(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth, scene-like RGB frame (random colour field enlarged), same for every run."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def _load_frame(path: Path, height: int, width: int) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{path}: not a readable image")
+    interpolation = cv2.INTER_AREA if bgr.shape[0] >= height else cv2.INTER_LINEAR
+    bgr = cv2.resize(bgr, (width, height), interpolation=interpolation)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _message_builder() -> tuple[Callable[[Any], None], str]:
+    """What the node does with a result: build sensor_msgs/Image messages, else their bytes."""
+    from dense_ood_ros.codec.messages import image_msg_from_array, pixels_as_uint8_array
+
+    try:
+        from std_msgs.msg import Header
+    except ImportError:
+
+        def convert(result: Any) -> None:
+            for pixels, _encoding in _outputs(result):
+                pixels_as_uint8_array(pixels)
+
+        return convert, "byte conversion (sensor_msgs not importable)"
+
+    header = Header(frame_id="camera")
+
+    def build(result: Any) -> None:
+        for array, encoding in _outputs(result):
+            image_msg_from_array(array, encoding, header)
+
+    return build, "sensor_msgs/Image"
+
+
+def _outputs(result: Any) -> list[tuple[np.ndarray, str]]:
+    """(image, encoding) of every output the node would publish for `result`."""
+    images = result.output_images()
+    return [
+        (images[name], enc) for name, enc in OUTPUT_ENCODINGS.items() if images[name] is not None
+    ]
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable table."""
+    camera = "x".join(str(v) for v in report["camera_hw"])
+    model_hw = "x".join(str(v) for v in report["input_hw"])
+    providers = ", ".join(report["providers"]) or report["backend"]
+    lines = [
+        f"model {report['model']} ({report['backend']}: {providers}), input {model_hw}, "
+        f"threshold {report['threshold']:g}",
+        f"camera {camera} {report['encoding']} ({report['frame']}), "
+        f"{report['iterations']} frames after {report['warmup']} warm-up, "
+        f"outputs as {report['messages']}",
+        "",
+        f"{'stage':<22}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}",
+    ]
+
+    def row(name: str, stats: dict[str, float]) -> str:
+        return f"{name:<22}{stats['mean']:>10.2f}{stats['p50']:>10.2f}{stats['p95']:>10.2f}"
+
+    stages = report["stages_ms"]
+    lines += [row(f"  {name}", stages[name]) for name in STAGES if name in stages]
+    lines.append(row("pipeline (full path)", stages["total"]))
+    lines.append(row("engine only", report["engine_only_ms"]))
+    overhead = report["overhead_percent"]
+    lines += [
+        "",
+        f"overhead of the full path over engine only: {overhead['mean']:+.1f}% (mean), "
+        f"{overhead['p50']:+.1f}% (p50)",
+        f"stages other than the engine: {report['non_engine_ms']:.2f} ms = "
+        f"{report['non_engine_percent']:.1f}% of engine-only time "
+        f"(anomaly mask covers {100 * report['anomaly_fraction']:.0f}% of the frame)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""`dense-ood`: the runtime's command line (bench, demo, ...), one module per subcommand.
+
+Each subcommand module exposes `add_arguments(parser)` and `run(args) -> int`; its docstring is
+the subcommand's help. Modules are imported to build the parser, so they keep heavy imports
+(rclpy, onnxruntime, torch) inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Mapping
+
+COMMANDS: dict[str, str] = {
+    "bench": "dense_ood_ros.tools.bench",
+    "demo": "dense_ood_ros.tools.demo",
+}
+
+
+def build_parser(
+    prog: str, description: str, commands: Mapping[str, str]
+) -> argparse.ArgumentParser:
+    """An argparse parser with one subcommand per module in `commands` (name -> module)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip()
+        sub = subparsers.add_parser(
+            name,
+            help=doc.splitlines()[0] if doc else None,
+            description=doc,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse `argv` and run the chosen subcommand; its return value is the exit code."""
+    args = parser.parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(
+        "dense-ood",
+        "dense_ood_ros runtime tools: benchmark an engine, run the live demo.",
+        COMMANDS,
+    )
+    return run_cli(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""Run the live node on a folder of images and save what it publishes.
+
+Starts the real node (`python -m dense_ood_ros.node`) in its own ROS domain on localhost,
+publishes each image on /camera/image_raw, waits for the node's five outputs, writes per frame
+the overlay, the semantic colours, an anomaly heat map and the anomaly mask as PNGs into
+--output, and prints a table (size, latency from publish to the last output, anomalous pixel
+share) and what the model says about itself (classes, score, threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
+
+DEFAULT_MODEL = default_demo_model()
+DEFAULT_IMAGES = sample_frames_dir()
+CAMERA_TOPIC = "/camera/image_raw"
+FRAME_ID = "camera"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+#: Fast DDS's shared-memory segment per participant. The default, 512 KiB, is smaller than one
+#: frame's five outputs (12 bytes a pixel, 1.5 MB at 256x512): a burst the reader has not drained
+#: yet does not fit, fragments are dropped, and RELIABLE resends them only at the writer's next
+#: heartbeat (every 3 s), so a frame took ~3 s instead of ~0.1 s. Sized for a few whole frames.
+SHM_FRAMES = 3
+SHM_BYTES_PER_PIXEL = 3 + 12  # the camera frame and the five outputs
+SHM_MIN_BYTES = 4 * 2**20
+PROFILES_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"  # Fast DDS 2.x; the user's own file wins
+FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>shm_frames</transport_id>
+      <type>SHM</type>
+      <segment_size>{segment_bytes}</segment_size>
+    </transport_descriptor>
+    <transport_descriptor>
+      <transport_id>udp</transport_id>
+      <type>UDPv4</type>
+    </transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="dense_ood_demo" is_default_profile="true">
+    <rtps>
+      <useBuiltinTransports>false</useBuiltinTransports>
+      <userTransports>
+        <transport_id>shm_frames</transport_id>
+        <transport_id>udp</transport_id>
+      </userTransports>
+    </rtps>
+  </participant>
+</profiles>
+"""
+
+
+class DemoError(DenseOodError, RuntimeError):
+    """A user-facing, one-line reason the demo cannot run."""
+
+
+@dataclass
+class FrameReport:
+    name: str
+    height: int
+    width: int
+    latency_ms: float
+    anomalous_pct: float
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help="contract-1 model (.onnx) to serve"
+    )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        default=DEFAULT_IMAGES,
+        help=f"folder of camera frames ({', '.join(IMAGE_SUFFIXES)}), published in name order",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=Path("demo_out"), help="folder for the PNGs per frame"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="write into --output even if it is not empty"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "onnxruntime", "tensorrt"),
+        default="auto",
+        help="the node's inference backend",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="anomaly threshold for the mask (default: the model's own)",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=("rgb8", "bgr8"),
+        default="rgb8",
+        help="encoding of the published sensor_msgs/Image frames",
+    )
+    parser.add_argument(
+        "--domain-id",
+        type=int,
+        default=None,
+        help="ROS_DOMAIN_ID for the node and the demo (default: one picked from the process id)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the node to start, and for each frame's outputs",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        frames = _check_inputs(args)
+        contract = _read_contract(args.model)
+        reports, threshold = _serve(args, frames, contract)
+    except DemoError as exc:
+        print(f"dense-ood demo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dense-ood demo: interrupted", file=sys.stderr)
+        return 130
+    _print_summary(reports, contract, threshold, args)
+    return 0
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _check_inputs(args: argparse.Namespace) -> list[Path]:
+    """The image files to publish; DemoError for a missing model/folder or a full --output."""
+    if not args.model.is_file():
+        raise DemoError(f"no model at {args.model}; pass --model PATH (a contract-1 .onnx file)")
+    if not args.images.is_dir():
+        raise DemoError(
+            f"no image folder at {args.images}; pass --images DIR (a folder of .png/.jpg frames)"
+        )
+    frames = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not frames:
+        raise DemoError(f"{args.images} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+    if args.output.exists() and not args.output.is_dir():
+        raise DemoError(f"--output {args.output} exists and is not a folder")
+    if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
+        raise DemoError(f"--output {args.output} is not empty; pass --overwrite to write into it")
+    if args.domain_id is not None and not 0 <= args.domain_id <= 232:
+        raise DemoError(f"--domain-id must be in 0..232, got {args.domain_id}")
+    return frames
+
+
+def _read_contract(model: Path) -> Any:
+    from dense_ood_ros.model.contract import ContractError, read_contract
+
+    try:
+        return read_contract(model)
+    except ContractError as exc:
+        raise DemoError(str(exc)) from None
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DemoError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+# --- the node and the ROS side ----------------------------------------------------------------
+
+
+def _serve(
+    args: argparse.Namespace, frames: list[Path], contract: Any
+) -> tuple[list[FrameReport], float]:
+    """Start the node, publish every frame, save its outputs; (per-frame reports, threshold)."""
+    domain_id = args.domain_id if args.domain_id is not None else 100 + os.getpid() % 100
+    threshold = contract.threshold if args.threshold is None else args.threshold
+    args.output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dense_ood_demo_") as tmp:
+        dds_env = _fastdds_env(Path(tmp), frames)
+        node = _start_node(args, Path(tmp), domain_id, threshold, dds_env)
+        try:
+            with _RosSide(domain_id, dds_env) as ros:
+                ros.wait_ready(node, args.timeout)
+                reports = [
+                    _run_frame(ros, node, path, args, contract)
+                    for path in _progress(frames, "frames")
+                ]
+        finally:
+            code = node.stop()
+        if code != 0:
+            raise DemoError(f"the node exited with code {code}: {node.last_line()}")
+    return reports, threshold
+
+
+class _NodeProcess:
+    """The node as a child process, its output in a log file."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+    def last_line(self) -> str:
+        lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else "(no output)"
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return -9
+        return self.process.returncode
+
+
+def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
+    """Environment that gives the node and the demo a shared-memory segment fitting the frames."""
+    if os.environ.get(PROFILES_ENV):
+        return {}
+    pixels = max(np.prod(_load_rgb(path).shape[:2]) for path in frames)
+    segment_bytes = max(SHM_MIN_BYTES, SHM_FRAMES * SHM_BYTES_PER_PIXEL * int(pixels))
+    profile = tmp / "fastdds_profile.xml"
+    profile.write_text(FASTDDS_PROFILE.format(segment_bytes=segment_bytes))
+    return {PROFILES_ENV: str(profile)}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the duration, then the previous environment."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _start_node(
+    args: argparse.Namespace, tmp: Path, domain_id: int, threshold: float, dds_env: dict[str, str]
+) -> _NodeProcess:
+    import yaml
+
+    params = {
+        "model_path": str(args.model.resolve()),
+        "backend": args.backend,
+        "image_topics": [CAMERA_TOPIC],
+        "anomaly_threshold": float(threshold),
+        "qos": "reliable",  # the demo waits for every output of every frame
+    }
+    params_file = tmp / "params.yaml"
+    params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    env.update(dds_env)
+    command = [sys.executable, "-m", "dense_ood_ros.node", "--ros-args"]
+    command += ["--params-file", str(params_file)]
+    return _NodeProcess(command, env, tmp / "node.log")
+
+
+class _RosSide:
+    """The demo's own rclpy node: a camera publisher and subscriptions to the five outputs."""
+
+    def __init__(self, domain_id: int, dds_env: dict[str, str]) -> None:
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+
+        from dense_ood_ros.ros.topics import output_topics
+
+        self.context = Context()
+        with _environ(dds_env):  # Fast DDS reads its profile when the participant is created
+            rclpy.init(args=[], context=self.context, domain_id=domain_id)
+            self.node = rclpy.create_node("dense_ood_demo", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self.publisher = self.node.create_publisher(Image, CAMERA_TOPIC, qos)
+        self.outputs = output_topics(CAMERA_TOPIC)
+        self.received: dict[str, dict[tuple[int, int], tuple[float, Any]]] = {}
+        self.subscriptions = []
+        for name, topic in self.outputs.items():
+            self.received[name] = {}
+            self.subscriptions.append(
+                self.node.create_subscription(Image, topic, self._recorder(name), qos)
+            )
+
+    def _recorder(self, name: str) -> Any:
+        def record(msg: Any) -> None:
+            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            self.received[name][key] = (time.monotonic(), msg)
+
+        return record
+
+    def __enter__(self) -> _RosSide:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import rclpy
+
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def spin_until(self, condition: Any, timeout: float, node: _NodeProcess) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if node.exited():
+                raise DemoError(f"the node stopped: {node.last_line()}")
+            if time.monotonic() > deadline:
+                raise DemoError(f"timed out after {timeout:g} s; node says: {node.last_line()}")
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def wait_ready(self, node: _NodeProcess, timeout: float) -> None:
+        """Until the node subscribes to the camera and our output subscriptions match it."""
+        self.spin_until(
+            lambda: (
+                self.publisher.get_subscription_count() > 0
+                and all(_matched(sub, self.node) for sub in self.subscriptions)
+            ),
+            timeout,
+            node,
+        )
+
+
+def _matched(subscription: Any, node: Any) -> bool:
+    """A subscription has a matched publisher (Jazzy's API; the graph count on Humble)."""
+    if hasattr(subscription, "get_publisher_count"):
+        return subscription.get_publisher_count() > 0
+    return node.count_publishers(subscription.topic_name) > 0
+
+
+def _run_frame(
+    ros: _RosSide, node: _NodeProcess, path: Path, args: argparse.Namespace, contract: Any
+) -> FrameReport:
+    from std_msgs.msg import Header
+
+    from dense_ood_ros.codec.messages import image_msg_from_array
+
+    rgb = _load_rgb(path)
+    pixels = rgb if args.encoding == "rgb8" else np.ascontiguousarray(rgb[..., ::-1])
+    header = Header(frame_id=FRAME_ID)
+    header.stamp = ros.node.get_clock().now().to_msg()
+    key = (header.stamp.sec, header.stamp.nanosec)
+    sent = time.monotonic()
+    ros.publisher.publish(image_msg_from_array(pixels, args.encoding, header))
+    ros.spin_until(lambda: all(key in got for got in ros.received.values()), args.timeout, node)
+    latest = max(ros.received[name][key][0] for name in ros.outputs)
+    outputs = {name: ros.received[name].pop(key)[1] for name in ros.outputs}
+    mask = _write_outputs(args.output / path.stem, outputs, contract)
+    return FrameReport(
+        name=path.name,
+        height=rgb.shape[0],
+        width=rgb.shape[1],
+        latency_ms=(latest - sent) * 1e3,
+        anomalous_pct=float((mask > 0).mean() * 100.0),
+    )
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+def _array(msg: Any) -> np.ndarray:
+    """Pixels of a received mono8 / rgb8 / 32FC1 Image."""
+    dtype = np.float32 if msg.encoding == "32FC1" else np.uint8
+    channels = 3 if msg.encoding == "rgb8" else 1
+    row = msg.width * channels * np.dtype(dtype).itemsize
+    rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :row]
+    pixels = np.ascontiguousarray(rows).view(dtype)
+    return pixels.reshape(msg.height, msg.width, 3) if channels == 3 else pixels
+
+
+def heat_map(score: np.ndarray, score_name: str) -> np.ndarray:
+    """BGR heat map of a score: [0, 1] for the JSD score, the frame's own range otherwise."""
+    if score_name == "jsd":
+        low, high = 0.0, 1.0
+    else:
+        low, high = float(score.min()), float(score.max())
+    scaled = (score - low) / max(high - low, 1e-12)
+    gray = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.applyColorMap(gray, cv2.COLORMAP_INFERNO)
+
+
+def _write_outputs(prefix: Path, outputs: dict[str, Any], contract: Any) -> np.ndarray:
+    """`<stem>_overlay.png`, `_semantic_color.png`, `_anomaly_heat.png`, `_anomaly_mask.png`."""
+    images = {
+        "overlay": cv2.cvtColor(_array(outputs["overlay"]), cv2.COLOR_RGB2BGR),
+        "semantic_color": cv2.cvtColor(_array(outputs["semantic_color"]), cv2.COLOR_RGB2BGR),
+        "anomaly_heat": heat_map(_array(outputs["anomaly_score"]), contract.score),
+        "anomaly_mask": _array(outputs["anomaly_mask"]),
+    }
+    for suffix, image in images.items():
+        path = prefix.with_name(f"{prefix.name}_{suffix}.png")
+        if not cv2.imwrite(str(path), image):
+            raise DemoError(f"cannot write {path}")
+    return images["anomaly_mask"]
+
+
+def _progress(items: list[Path], unit: str) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, unit=unit.rstrip("s"), desc="dense-ood demo", file=sys.stderr)
+
+
+def _print_summary(
+    reports: list[FrameReport], contract: Any, threshold: float, args: argparse.Namespace
+) -> None:
+    width = max([len("frame"), *(len(r.name) for r in reports)])
+    print(f"{'frame':<{width}}  {'size (HxW)':>11}  {'latency ms':>10}  {'anomalous %':>11}")
+    for r in reports:
+        size = f"{r.height}x{r.width}"
+        print(f"{r.name:<{width}}  {size:>11}  {r.latency_ms:>10.1f}  {r.anomalous_pct:>11.2f}")
+    latencies = [r.latency_ms for r in reports]
+    print(
+        f"\n{len(reports)} frames, latency median {np.median(latencies):.1f} ms "
+        f"(publish to the last of the five outputs; the first frame includes warm-up)"
+    )
+    print(f"model: {args.model}")
+    print(f"classes ({contract.num_classes}): {', '.join(contract.class_names)}")
+    print(
+        f"score: {contract.score}; anomaly threshold {threshold:g}"
+        f"{' (the model default)' if args.threshold is None else ''}; "
+        f"model input {contract.input_hw[0]}x{contract.input_hw[1]}"
+    )
+    print(f"PNGs (overlay, semantic_color, anomaly_heat, anomaly_mask) in {args.output}/")

@@ -1,0 +1,94 @@
+"""Export a `fit` checkpoint's segmenter as a contract-1 ONNX model for the runtime.
+
+The model takes uint8 RGB [N, H, W, 3] at --height x --width and outputs trainIds and the
+anomaly score (inside the graph; default the method's JSD score); --extra-scores adds every
+other score as a `score_<name>` output. Class names and palette are the Cityscapes ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dense_ood_ros.model.contract import KNOWN_SCORES
+from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by `fit` (last.pt)")
+    parser.add_argument("--output", required=True, type=Path, help="ONNX file to write")
+    parser.add_argument(
+        "--height",
+        type=int,
+        default=None,
+        help="input height (default: the config's validation or scene size, else its crop)",
+    )
+    parser.add_argument("--width", type=int, default=None, help="input width (same default)")
+    parser.add_argument(
+        "--score", choices=KNOWN_SCORES, default="jsd", help="anomaly score in `anomaly_score`"
+    )
+    parser.add_argument(
+        "--extra-scores", action="store_true", help="also output every other score (score_<name>)"
+    )
+    parser.add_argument(
+        "--fp16", action="store_true", help="FP16 network (for TensorRT); scores stay float32"
+    )
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="default anomaly threshold stored in the metadata (choose it on validation data)",
+    )
+    threshold.add_argument(
+        "--threshold-from",
+        type=Path,
+        default=None,
+        metavar="METRICS_JSON",
+        help="take the threshold from an `evaluate` report on validation data: the best-F1 "
+        "threshold of --score in its metrics.json",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+
+
+def _fail(message: str) -> int:
+    print(f"dense-ood-train export: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+
+    from dense_ood_train.loop.checkpoint import CheckpointError
+
+    if args.output.exists() and not args.overwrite:
+        return _fail(f"{args.output} exists; pass --overwrite to replace it")
+    if args.output.suffix != ".onnx":
+        return _fail(f"--output must end in .onnx, got {args.output.name}")
+    if args.threshold_from is not None:
+        try:
+            args.threshold = threshold_from_report(args.threshold_from, args.score)
+        except ValueError as exc:
+            return _fail(str(exc))
+    if not math.isfinite(args.threshold):
+        return _fail("--threshold must be a finite number")
+    try:
+        path, (height, width) = export_checkpoint(
+            args.checkpoint,
+            args.output,
+            score=args.score,
+            extra_scores=args.extra_scores,
+            threshold=args.threshold,
+            height=args.height,
+            width=args.width,
+            fp16=args.fp16,
+        )
+    except (CheckpointError, ValueError) as exc:
+        return _fail(str(exc))
+    size_mb = path.stat().st_size / 1e6
+    print(
+        f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score}, "
+        f"threshold {args.threshold:.6g})"
+    )
+    return 0

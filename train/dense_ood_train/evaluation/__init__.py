@@ -1,0 +1,1 @@
+"""Anomaly-score evaluation on benchmarks, through the vehicle runtime's own pipeline."""

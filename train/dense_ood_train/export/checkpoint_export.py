@@ -1,0 +1,81 @@
+"""From a `fit` checkpoint to a contract-1 ONNX model: input size, class names, threshold and
+the training provenance that the model's metadata records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def default_input_hw(config: object) -> tuple[int, int]:
+    """The size a checkpoint's model is naturally used at."""
+    data = config.data
+    if data.val_hw is not None:
+        return data.val_hw
+    if data.dataset == "synthroad":
+        return data.scene_hw
+    return data.crop_hw
+
+
+def class_names_and_palette(num_classes: int) -> tuple[list[str], list[list[int]]]:
+    """Cityscapes names and colours for 19 classes; generic ones otherwise."""
+    from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE
+
+    if num_classes == len(CITYSCAPES_CLASS_NAMES):
+        return list(CITYSCAPES_CLASS_NAMES), CITYSCAPES_PALETTE.tolist()
+    names = [f"class_{i}" for i in range(num_classes)]
+    palette = [[(37 * i) % 256, (97 * i) % 256, (173 * i) % 256] for i in range(num_classes)]
+    return names, palette
+
+
+def threshold_from_report(path: Path, score: str) -> float:
+    """The best-F1 threshold of `score` in an `evaluate` metrics.json; ValueError if absent."""
+    import json
+
+    try:
+        report = json.loads(path.read_text())
+        return float(report["scores"][score]["best_f1_threshold"])
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} holds no best-F1 threshold for score {score!r}") from None
+
+
+def export_checkpoint(
+    checkpoint: Path,
+    output: Path,
+    score: str = "jsd",
+    extra_scores: bool = False,
+    threshold: float = 0.5,
+    height: int | None = None,
+    width: int | None = None,
+    fp16: bool = False,
+) -> tuple[Path, tuple[int, int]]:
+    """Write a `fit` checkpoint as a contract-1 ONNX; return (path, input size).
+
+    Raises CheckpointError for an unreadable checkpoint, ValueError for a too-small size.
+    """
+    import json
+
+    from dense_ood_ros.model.contract import KEY_TRAINING
+    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
+    from dense_ood_train.loop.checkpoint import load_checkpoint
+    from dense_ood_train.loop.provenance import training_record
+
+    segmenter, config, extra = load_checkpoint(checkpoint)
+    default_height, default_width = default_input_hw(config)
+    height = height if height is not None else default_height
+    width = width if width is not None else default_width
+    if height < 32 or width < 32:
+        raise ValueError(f"--height and --width must be at least 32, got {height}x{width}")
+    names, palette = class_names_and_palette(config.model.num_classes)
+    contract = make_contract(
+        names,
+        palette,
+        (height, width),
+        score=score,
+        threshold=threshold,
+        extra_scores=extra_scores,
+    )
+    training = {KEY_TRAINING: json.dumps(training_record(config, extra))}
+    path = export_contract_model(segmenter, output, contract, fp16=fp16, extra_metadata=training)
+    return path, (height, width)

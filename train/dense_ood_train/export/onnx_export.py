@@ -1,0 +1,140 @@
+"""Export a segmenter to a contract-1 ONNX model: uint8 image in, trainIds and anomaly score out.
+
+Normalisation, argmax and the anomaly score live inside the graph, so the vehicle runtime only
+resizes frames and never needs torch (see DESIGN.md, "The exported model contract").
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dense_ood_ros.model.contract import (
+    EXTRA_SCORE_PREFIX,
+    INPUT_NAME,
+    KNOWN_SCORES,
+    SCORE_OUTPUT,
+    SEMANTIC_OUTPUT,
+    ModelContract,
+)
+from dense_ood_train.method.scores import compute_score
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+ONNX_OPSET = 17
+
+
+class ContractWrapper(nn.Module):
+    """uint8 [N, H, W, 3] RGB -> (semantic uint8 [N, H, W], score float32 [N, H, W], extras...)."""
+
+    def __init__(
+        self,
+        segmenter: nn.Module,
+        score: str = "jsd",
+        extra_scores: Sequence[str] = (),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        fp16: bool = False,
+    ) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+        self.score = score
+        self.extra_scores = tuple(extra_scores)
+        self.fp16 = fp16
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = image.permute(0, 3, 1, 2).float()
+        x = (x - self.mean) / self.std
+        if self.fp16:
+            x = x.half()
+        logits = self.segmenter(x)
+        if logits.shape[-2:] != x.shape[-2:]:
+            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        logits = logits.float()  # scores in float32 even for an FP16 network: they saturate
+        semantic = logits.argmax(1).to(torch.uint8)
+        outputs = [semantic, compute_score(self.score, logits)]
+        outputs += [compute_score(name, logits) for name in self.extra_scores]
+        return tuple(outputs)
+
+
+def export_contract_model(
+    segmenter: nn.Module,
+    output: str | Path,
+    contract: ModelContract,
+    fp16: bool = False,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    extra_metadata: dict[str, str] | None = None,
+) -> Path:
+    """Trace `segmenter` (normalised NCHW float -> logits NKHW) into a contract-1 ONNX file;
+    `extra_metadata` (e.g. dense_ood.training) is stored beside the contract's keys."""
+    if contract.score not in KNOWN_SCORES:
+        raise ValueError(f"unknown score {contract.score!r}; choose from {KNOWN_SCORES}")
+    output = Path(output)
+    wrapper = ContractWrapper(segmenter, contract.score, contract.extra_scores, mean, std, fp16)
+    wrapper = wrapper.eval().cpu()
+    if fp16:
+        wrapper.segmenter.half()
+    height, width = contract.input_hw
+    example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
+    output_names = [SEMANTIC_OUTPUT, SCORE_OUTPUT]
+    output_names += [f"{EXTRA_SCORE_PREFIX}{name}" for name in contract.extra_scores]
+    dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *output_names]}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(output),
+            input_names=[INPUT_NAME],
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=ONNX_OPSET,
+            dynamo=False,  # the TorchScript path handles timm backbones without graph breaks
+        )
+    _write_metadata(output, {**contract.to_metadata(), **(extra_metadata or {})})
+    return output
+
+
+def _write_metadata(path: Path, meta: dict[str, str]) -> None:
+    """Store metadata_props in the ONNX file, replacing any earlier values of the same keys."""
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def make_contract(
+    class_names: Sequence[str],
+    palette: np.ndarray | Sequence[Sequence[int]],
+    input_hw: tuple[int, int],
+    score: str = "jsd",
+    threshold: float = 0.5,
+    extra_scores: bool | Sequence[str] = False,
+) -> ModelContract:
+    """Build the metadata; `extra_scores=True` adds every known score other than `score`."""
+    if extra_scores is True:
+        extras = tuple(name for name in KNOWN_SCORES if name != score)
+    else:
+        extras = tuple(extra_scores or ())
+    return ModelContract(
+        class_names=tuple(class_names),
+        palette=np.asarray(palette, dtype=np.uint8),
+        score=score,
+        threshold=float(threshold),
+        input_hw=(int(input_hw[0]), int(input_hw[1])),
+        extra_scores=extras,
+    )

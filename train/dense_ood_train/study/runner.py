@@ -1,0 +1,226 @@
+"""The study runner: pretrain a study's flows, fit every config x seed, evaluate, tabulate.
+
+The study file (see train/studies/ and dense_ood_train.study.plan) names configs and seeds on
+top of one base config, with one step budget for every fit. Each stage runs as its own
+`dense-ood-train` process (pretrain-flow, fit, evaluate on every split) with its log in
+OUTPUT/logs/. A finished stage leaves a marker with its settings, so running the same command
+again resumes a half-finished study: finished stages are skipped, an interrupted fit or
+pretraining continues from its checkpoint. OUTPUT/table.md (per-seed values, mean and spread
+per config and score, verdicts), table.csv, results.json and pr_<split>.png are rewritten
+after every run and at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dense_ood_train.study.plan import (
+    DONE_MARKER,
+    ConfigSpec,
+    FlowSpec,
+    Study,
+    StudyError,
+)
+
+
+@dataclass
+class Stage:
+    """One `dense-ood-train` process of the study and where it leaves its results."""
+
+    name: str
+    folder: Path
+    settings: list[str]  # the command line that defines the result
+    checkpoint: Path | None = None  # resumable stages: continue from here if present
+    after: list[Stage] = field(default_factory=list)  # stages run after this one, in order
+    needs: Stage | None = None  # a stage that must have finished first (the pretrained flow)
+
+    @property
+    def marker(self) -> Path:
+        return self.folder / DONE_MARKER
+
+    def state(self) -> str:
+        """'done', 'changed' (done with other settings), 'partial' (resumable) or 'todo'."""
+        if self.marker.is_file():
+            recorded = json.loads(self.marker.read_text())
+            return "done" if recorded == self.settings else "changed"
+        if self.checkpoint is not None and self.checkpoint.is_file():
+            return "partial"
+        return "todo"
+
+    def command(self, threads: int, restart: bool) -> list[str]:
+        argv = [sys.executable, "-m", "dense_ood_train.cli", *self.settings]
+        if self.settings[0] == "evaluate":
+            return [*argv, "--overwrite"]
+        argv += ["--set", f"runtime.threads={threads}", "--no-progress"]
+        resume = self.state() == "partial" and not restart
+        return [*argv, "--resume" if resume else "--overwrite"]
+
+
+class StudyRunner:
+    """Builds the stages of a study in `output` and runs them `jobs` at a time."""
+
+    def __init__(self, study: Study, output: Path, jobs: int = 1, threads: int = 1) -> None:
+        self.study = study
+        self.output = output
+        self.jobs = jobs
+        self.threads = threads
+        self.failed: list[tuple[Stage, Path]] = []
+        self._lock = threading.Lock()
+
+    def flow_dir(self, name: str) -> Path:
+        return self.output / "flows" / name
+
+    def run_dir(self, config: str, seed: int) -> Path:
+        return self.output / "runs" / config / f"seed{seed}"
+
+    def flow_stage(self, flow: FlowSpec) -> Stage:
+        folder = self.flow_dir(flow.name)
+        settings = ["pretrain-flow", "--config", str(self.study.base), "--output", str(folder)]
+        settings += ["--steps", str(flow.steps)]
+        if flow.minutes is not None:
+            settings += ["--minutes", str(flow.minutes)]
+        for item in self.study.flow_overrides(flow):
+            settings += ["--set", item]
+        return Stage(f"flow {flow.name}", folder, settings, folder / "flow.pt")
+
+    def run_stage(self, config: ConfigSpec, seed: int, flow: Stage | None = None) -> Stage:
+        """The fit of one config and seed (after its `flow` stage), with its evaluations as
+        `after` stages."""
+        folder = self.run_dir(config.name, seed)
+        checkpoint = flow.checkpoint if flow is not None else None
+        settings = ["fit", "--config", str(self.study.base), "--output", str(folder)]
+        for item in self.study.fit_overrides(config, seed, checkpoint):
+            settings += ["--set", item]
+        fit = Stage(f"fit {config.name} seed {seed}", folder, settings, folder / "last.pt")
+        fit.needs = flow
+        for split, options in self.study.splits.items():
+            out = folder / f"eval_{split}"
+            evaluate = ["evaluate", "--model", str(folder / "last.pt"), "--output", str(out)]
+            evaluate += ["--benchmark", self.study.benchmark]
+            for key, value in options.items():
+                evaluate += ["--option", f"{key}={json.dumps(value)}"]
+            fit.after.append(Stage(f"evaluate {config.name} seed {seed} {split}", out, evaluate))
+        return fit
+
+    def stages(self, only: list[str]) -> tuple[list[Stage], list[Stage]]:
+        """(flow stages, run stages) for the selected configs; runs ordered seed-major, so a
+        half-finished study has every config at its first seeds."""
+        configs = [c for c in self.study.configs.values() if not only or c.name in only]
+        names = sorted({c.flow for c in configs if c.flow})
+        flows = {name: self.flow_stage(self.study.flows[name]) for name in names}
+        seeds = sorted({s for c in configs for s in c.seeds})
+        runs = [
+            self.run_stage(c, s, flows.get(c.flow or ""))
+            for s in seeds
+            for c in configs
+            if s in c.seeds
+        ]
+        return list(flows.values()), runs
+
+    @staticmethod
+    def chain(stage: Stage) -> Iterator[Stage]:
+        yield stage
+        yield from stage.after
+
+    def run(self, only: list[str], overwrite: bool, on_change) -> None:
+        flows, runs = self.stages(only)
+        changed = [s for top in flows + runs for s in self.chain(top) if s.state() == "changed"]
+        if changed and not overwrite:
+            raise StudyError(
+                f"{changed[0].name} ({changed[0].folder}) ran with other settings; "
+                "pass --overwrite to redo changed stages"
+            )
+        queue = _StageQueue([*flows, *runs])
+        workers = [
+            threading.Thread(target=self._work, args=(queue, on_change)) for _ in range(self.jobs)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        for stage in queue.skipped:
+            self._say(f"skipped {stage.name}: {stage.needs.name} failed")
+
+    def _work(self, queue: _StageQueue, on_change) -> None:
+        """One job slot: take the next stage whose flow is ready until none is left."""
+        while (top := queue.take()) is not None:
+            ok = self._run_chain(top)
+            queue.finish(top, ok)
+            if top.settings[0] == "fit":
+                on_change()
+
+    def _run_chain(self, top: Stage) -> bool:
+        """Run the stages of a chain that are not done; once one runs, all later ones rerun."""
+        rerun = False
+        for stage in self.chain(top):
+            state = stage.state()
+            if state == "done" and not rerun:
+                continue
+            if not self._execute(stage, restart=state == "changed"):
+                return False
+            rerun = True
+        return True
+
+    def _execute(self, stage: Stage, restart: bool) -> bool:
+        logs = self.output / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / (stage.name.replace(" ", "_") + ".log")
+        stage.folder.mkdir(parents=True, exist_ok=True)
+        stage.marker.unlink(missing_ok=True)
+        self._say(f"start  {stage.name}")
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
+        command = stage.command(self.threads, restart)
+        with log.open("w") as handle:
+            handle.write(" ".join(command) + "\n")
+            handle.flush()
+            code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        if code != 0:
+            with self._lock:
+                self.failed.append((stage, log))
+            self._say(f"FAILED {stage.name} (exit {code}; see {log})")
+            return False
+        stage.marker.write_text(json.dumps(stage.settings))
+        self._say(f"done   {stage.name}")
+        return True
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            print(line, flush=True)
+
+
+class _StageQueue:
+    """Stages in order; `take` hands out the first whose `needs` has finished (blocking while
+    only waiting ones are left), so fits without a flow run while a flow pretrains."""
+
+    def __init__(self, stages: list[Stage]) -> None:
+        self.pending = list(stages)
+        self.succeeded: set[int] = set()
+        self.failed: set[int] = set()
+        self.skipped: list[Stage] = []
+        self._ready = threading.Condition()
+
+    def take(self) -> Stage | None:
+        with self._ready:
+            while True:
+                dead = [s for s in self.pending if s.needs and id(s.needs) in self.failed]
+                self.skipped += dead
+                self.pending = [s for s in self.pending if s not in dead]
+                for stage in self.pending:
+                    if stage.needs is None or id(stage.needs) in self.succeeded:
+                        self.pending.remove(stage)
+                        return stage
+                if not self.pending:
+                    return None
+                self._ready.wait()
+
+    def finish(self, stage: Stage, ok: bool) -> None:
+        with self._ready:
+            (self.succeeded if ok else self.failed).add(id(stage))
+            self._ready.notify_all()
