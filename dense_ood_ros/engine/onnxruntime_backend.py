@@ -69,7 +69,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             results = self._session.run(names, {INPUT_NAME: np.ascontiguousarray(images)})
         except Exception as exc:  # ORT raises its own exception types (Fail, InvalidArgument...)
-            raise EngineError(f"{self.model_path}: inference failed ({first_line(exc)})") from None
+            raise EngineError(f"{self.model_path}: inference failed ({first_line(exc)})") from exc
         expected = images.shape[:3]
         for name, result in zip(names, results, strict=True):
             if result.shape != expected:
@@ -89,7 +89,7 @@ def _open_session(path: Path, providers: Sequence[str] | None, intra_op_threads:
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise EngineError(f"ONNX Runtime backend is not available here: {exc}") from None
+        raise EngineError(f"ONNX Runtime backend is not available here: {exc}") from exc
 
     if not path.is_file():
         raise ContractError(f"{path}: no such model file")
@@ -105,7 +105,7 @@ def _open_session(path: Path, providers: Sequence[str] | None, intra_op_threads:
             str(path), options, providers=list(providers or default_providers())
         )
     except Exception as exc:
-        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from exc
 
 
 def _validate_io(session, contract: ModelContract, source: str) -> bool:

@@ -89,9 +89,9 @@ class ModelContract:
             input_hw = tuple(int(v) for v in json.loads(meta[KEY_INPUT_HW]))
             extra_scores = tuple(json.loads(meta.get(KEY_EXTRA_SCORES, "[]")))
         except KeyError as exc:
-            raise ContractError(f"{source}: metadata key {exc.args[0]!r} is missing") from None
+            raise ContractError(f"{source}: metadata key {exc.args[0]!r} is missing") from exc
         except (ValueError, TypeError) as exc:
-            raise ContractError(f"{source}: malformed metadata ({exc})") from None
+            raise ContractError(f"{source}: malformed metadata ({exc})") from exc
         if not class_names:
             raise ContractError(f"{source}: '{KEY_CLASS_NAMES}' is empty")
         if palette.shape != (len(class_names), 3) or palette.min() < 0 or palette.max() > 255:
@@ -125,7 +125,7 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+        raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from exc
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
@@ -148,7 +148,7 @@ def read_contract(path: str | Path) -> ModelContract:
     try:
         meta = json.loads(sidecar.read_text())
     except (OSError, ValueError) as exc:
-        raise ContractError(f"{sidecar}: unreadable metadata ({exc})") from None
+        raise ContractError(f"{sidecar}: unreadable metadata ({exc})") from exc
     if not isinstance(meta, dict):
         raise ContractError(f"{sidecar}: metadata must be a JSON object")
     return ModelContract.from_metadata({k: str(v) for k, v in meta.items()}, source=str(path))

@@ -18,11 +18,16 @@ import cv2
 import numpy as np
 
 from dense_ood_ros.engine.base import Engine
+from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import ModelContract
 from dense_ood_ros.pipeline import render
 
 #: Nearest neighbour on pixel centres, like bilinear (OpenCV >= 4.5; older ones lack it).
 NEAREST = getattr(cv2, "INTER_NEAREST_EXACT", cv2.INTER_NEAREST)
+
+
+class FrameError(DenseOodError, ValueError):
+    """A frame or setting the pipeline cannot use (not uint8 RGB, empty, a non-finite threshold)."""
 
 
 @dataclass
@@ -73,7 +78,7 @@ class Pipeline:
     def threshold(self, value: float) -> None:
         value = float(value)
         if not math.isfinite(value):
-            raise ValueError(f"anomaly threshold must be a finite number, got {value}")
+            raise FrameError(f"anomaly threshold must be a finite number, got {value}")
         self._threshold = value
 
     def process(
@@ -117,9 +122,9 @@ class Pipeline:
 def _check_frame(rgb: np.ndarray) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
         kind = getattr(rgb, "dtype", type(rgb).__name__)
-        raise ValueError(f"frame must be a uint8 RGB array, got {kind}")
+        raise FrameError(f"frame must be a uint8 RGB array, got {kind}")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ValueError(f"frame must have shape [H, W, 3] with H, W > 0, got {list(rgb.shape)}")
+        raise FrameError(f"frame must have shape [H, W, 3] with H, W > 0, got {list(rgb.shape)}")
 
 
 def resize_to(

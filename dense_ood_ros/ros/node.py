@@ -133,7 +133,7 @@ class DenseOodNode(Node):
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except ParameterException as exc:  # wrong type in the parameter file
-                raise StartupError(f"bad parameter {spec.name!r}: {first_line(exc)}") from None
+                raise StartupError(f"bad parameter {spec.name!r}: {first_line(exc)}") from exc
 
     def start(self) -> None:
         """Validate parameters, load the model, create topics and the worker; or StartupError."""
@@ -142,11 +142,11 @@ class DenseOodNode(Node):
                 {name: self._value(name) for name in PARAMETER_NAMES}, demo_model_path()
             )
         except NodeConfigError as exc:
-            raise StartupError(str(exc)) from None
+            raise StartupError(str(exc)) from exc
         try:
             engine = load_engine(config.model_path, config.backend)
         except (ContractError, EngineError) as exc:
-            raise StartupError(f"cannot load model: {first_line(exc)}") from None
+            raise StartupError(f"cannot load model: {first_line(exc)}") from exc
         self._config = config
         self._pipeline = Pipeline(engine, config.anomaly_threshold)
         self._publish_color = config.publish_color

@@ -138,7 +138,7 @@ def parse_image_topics(value: Any) -> tuple[str, ...]:
         topics = tuple(validate_topic(str(topic)) for topic in value)
         check_distinct_outputs(topics)
     except TopicError as exc:
-        raise NodeConfigError(f"parameter 'image_topics': {exc}") from None
+        raise NodeConfigError(f"parameter 'image_topics': {exc}") from exc
     return topics
 
 
@@ -170,7 +170,7 @@ def palette_from_strings(colours: Sequence[str]) -> np.ndarray:
     except ValueError:
         rows = []
     if len(rows) != len(colours) or any(not c.startswith("#") for c in colours):
-        raise ValueError(f"palette entries must look like '#rrggbb', got {list(colours)!r}")
+        raise NodeConfigError(f"palette entries must look like '#rrggbb', got {list(colours)!r}")
     return np.asarray(rows, dtype=np.uint8).reshape(-1, 3)
 
 

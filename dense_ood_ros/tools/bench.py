@@ -21,10 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS
 
 #: Stages of the full path in the order they run (pipeline stages come from its timings).
 STAGES = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages")
+
+
+class BenchError(DenseOodError, ValueError):
+    """The bench cannot run as asked (arguments, an unreadable image)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             image=args.image,
             threshold=args.threshold,
         )
-    except (ValueError, RuntimeError, OSError) as exc:  # ContractError/EngineError/ImageDecodeError
+    except (DenseOodError, OSError) as exc:
         print(f"dense-ood bench: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
@@ -99,11 +104,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_args(args: argparse.Namespace) -> None:
     if args.height <= 0 or args.width <= 0:
-        raise ValueError(f"--height and --width must be positive, got {args.height}x{args.width}")
+        raise BenchError(f"--height and --width must be positive, got {args.height}x{args.width}")
     if args.iterations < 1 or args.warmup < 0:
-        raise ValueError("--iterations must be >= 1 and --warmup >= 0")
+        raise BenchError("--iterations must be >= 1 and --warmup >= 0")
     if args.json and args.json.exists() and not args.overwrite:
-        raise ValueError(f"{args.json} exists; pass --overwrite to replace it")
+        raise BenchError(f"{args.json} exists; pass --overwrite to replace it")
 
 
 def benchmark(
@@ -228,7 +233,7 @@ def _load_frame(path: Path, height: int, width: int) -> np.ndarray:
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ValueError(f"{path}: not a readable image")
+        raise BenchError(f"{path}: not a readable image")
     interpolation = cv2.INTER_AREA if bgr.shape[0] >= height else cv2.INTER_LINEAR
     bgr = cv2.resize(bgr, (width, height), interpolation=interpolation)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

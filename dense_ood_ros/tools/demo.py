@@ -173,7 +173,7 @@ def _read_contract(model: Path) -> Any:
     try:
         return read_contract(model)
     except ContractError as exc:
-        raise DemoError(str(exc)) from None
+        raise DemoError(str(exc)) from exc
 
 
 def _load_rgb(path: Path) -> np.ndarray:

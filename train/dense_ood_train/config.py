@@ -23,6 +23,10 @@ class TrainConfigError(DenseOodError, ValueError):
     """A configuration file or override is invalid; the message names the key."""
 
 
+class TrainingError(DenseOodError, ValueError):
+    """A training run cannot be set up or cannot go on (data too small, a diverged run, ...)."""
+
+
 @dataclass
 class DataConfig:
     """Where the training and validation images come from and how they are augmented."""
@@ -312,16 +316,24 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """'optim.lr=1e-3' -> (['optim', 'lr'], 0.001); the value is parsed as YAML."""
+def parse_key_value(text: str, form: str = "KEY=VALUE") -> tuple[str, Any]:
+    """'key=value' -> ('key', value parsed as YAML: numbers, lists, booleans, strings)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise TrainConfigError(f"override {text!r} must look like section.key=value")
+        raise TrainConfigError(f"{text!r} must look like {form}")
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise TrainConfigError(f"override {text!r}: value is not valid YAML") from None
-    return key.strip().split("."), value
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise TrainConfigError(f"{text!r}: the value is not valid YAML") from exc
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'optim.lr=1e-3' -> (['optim', 'lr'], 0.001)."""
+    try:
+        key, value = parse_key_value(text, "section.key=value")
+    except TrainConfigError as exc:
+        raise TrainConfigError(f"override {exc}") from exc
+    return key.split("."), value
 
 
 def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
@@ -344,10 +356,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
-        raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise TrainConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     try:
         return config_from_dict(values, overrides)
     except TrainConfigError as exc:
-        raise TrainConfigError(f"{path}: {exc}") from None
+        raise TrainConfigError(f"{path}: {exc}") from exc

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
-from dense_ood_train.benchmarks.base import Benchmark, BenchmarkFrame
+from dense_ood_train.benchmarks.base import Benchmark, BenchmarkError, BenchmarkFrame
 
 __all__ = ["BENCHMARK_NAMES", "Benchmark", "BenchmarkFrame", "open_benchmark"]
 
@@ -70,7 +70,7 @@ def _synthroad_ood(root, **options):
     from dense_ood_train.benchmarks.synthroad_ood import SynthRoadOOD
 
     if root is not None:
-        raise ValueError(
+        raise BenchmarkError(
             "synthroad-ood is generated from seeds and takes no root (for frames "
             "written with write_folder, use the 'folder' benchmark)"
         )
@@ -107,17 +107,19 @@ def benchmark_options(name: str) -> tuple[str, ...]:
 def open_benchmark(name: str, root: str | Path | None = None, **options) -> Benchmark:
     """Open benchmark `name` (one of BENCHMARK_NAMES) found under `root`, with its options."""
     if name not in _OPENERS:
-        raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARK_NAMES)}")
+        raise BenchmarkError(
+            f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARK_NAMES)}"
+        )
     opener, needs_root, _ = _OPENERS[name]
     if needs_root and root is None:
-        raise ValueError(
+        raise BenchmarkError(
             f"benchmark {name} needs a root folder (its files in their published layout)"
         )
     allowed = benchmark_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         listed = ", ".join(allowed) or "none"
-        raise ValueError(f"benchmark {name} has no option {unknown[0]!r}; options: {listed}")
+        raise BenchmarkError(f"benchmark {name} has no option {unknown[0]!r}; options: {listed}")
     if root is not None and not Path(root).exists():
         raise FileNotFoundError(f"benchmark {name}: root {root} does not exist")
     return opener(root, **options)

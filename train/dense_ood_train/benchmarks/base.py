@@ -13,10 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from dense_ood_ros.metrics import check_anomaly_labels
-from dense_ood_train.data.image_io import read_label, read_rgb
+from dense_ood_train.data.image_io import DatasetError, read_label, read_rgb
 
 VOID = 255
 TRACKS = ("anomaly", "obstacle")
+
+
+class BenchmarkError(DatasetError):
+    """A benchmark is unknown, misconfigured or not in its published layout."""
 
 
 @dataclass
@@ -73,7 +77,7 @@ class FileBenchmark(Benchmark):
         if not items:
             raise FileNotFoundError(f"{name}: no frames found")
         if track is not None and track not in TRACKS:
-            raise ValueError(f"track must be one of {TRACKS} or None, got {track!r}")
+            raise BenchmarkError(f"track must be one of {TRACKS} or None, got {track!r}")
         self.name = name
         self.items = list(items)
         self.anomaly_map = anomaly_map

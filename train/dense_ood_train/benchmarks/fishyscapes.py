@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dense_ood_train.benchmarks.base import FileBenchmark, FileItem, lut_map, require_dir
+from dense_ood_train.benchmarks.base import (
+    FileBenchmark,
+    FileItem,
+    lut_map,
+    require_dir,
+)
 from dense_ood_train.data.image_io import list_images
 
 SUBSETS = {"lostandfound": "LostAndFound", "static": "Static"}

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_train.benchmarks.base import FileBenchmark, FileItem, lut_map, require_dir
+from dense_ood_train.benchmarks.base import (
+    FileBenchmark,
+    FileItem,
+    lut_map,
+    require_dir,
+)
 from dense_ood_train.data.image_io import read_label
 
 IMAGE_SUFFIX = "_leftImg8bit"

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_train.benchmarks.base import FileBenchmark, FileItem, lut_map, require_dir
+from dense_ood_train.benchmarks.base import (
+    FileBenchmark,
+    FileItem,
+    lut_map,
+    require_dir,
+)
 from dense_ood_train.data.image_io import list_images
 
 RAW_ANOMALY = 14

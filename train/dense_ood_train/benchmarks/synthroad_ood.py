@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dense_ood_train.benchmarks.anomaly_objects import ANOMALY_KINDS, MAX_HEIGHT, draw_anomaly
-from dense_ood_train.benchmarks.base import TRACKS, VOID, Benchmark, BenchmarkFrame
+from dense_ood_train.benchmarks.base import TRACKS, VOID, Benchmark, BenchmarkError, BenchmarkFrame
 from dense_ood_train.data.canvas import Canvas
 from dense_ood_train.data.image_io import write_label, write_rgb
 from dense_ood_train.data.labels import IGNORE_INDEX, TRAIN_ID
@@ -56,7 +56,7 @@ _GROUND = {TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["terrain"]}
 
 def scene_seed(split: str, index: int) -> int:
     if split not in SPLIT_SEED_BASE:
-        raise ValueError(f"split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
+        raise BenchmarkError(f"split must be one of {sorted(SPLIT_SEED_BASE)}, got {split!r}")
     return SPLIT_SEED_BASE[split] + int(index)
 
 
@@ -152,16 +152,16 @@ class SynthRoadOOD(Benchmark):
     ) -> None:
         scene_seed(split, 0)  # validates the split
         if num_frames < 1:
-            raise ValueError(f"num_frames must be positive, got {num_frames}")
+            raise BenchmarkError(f"num_frames must be positive, got {num_frames}")
         if track is not None and track not in TRACKS:
-            raise ValueError(f"track must be one of {TRACKS} or None, got {track!r}")
+            raise BenchmarkError(f"track must be one of {TRACKS} or None, got {track!r}")
         unknown = set(kinds) - set(ANOMALY_KINDS)
         if unknown or not kinds:
-            raise ValueError(
+            raise BenchmarkError(
                 f"unknown anomaly kinds {sorted(unknown)}; choose from {ANOMALY_KINDS}"
             )
         if not 1 <= objects[0] <= objects[1]:
-            raise ValueError(f"objects must be (min, max) with 1 <= min <= max, got {objects}")
+            raise BenchmarkError(f"objects must be (min, max) with 1 <= min <= max, got {objects}")
         self.name = f"synthroad-ood-{split}"
         self.split = split
         self.num_frames = int(num_frames)

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dense_ood_ros.model.contract import KNOWN_SCORES, ContractError
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_train.evaluation.anomaly_evaluation import (
     COMPONENT_CHOICES,
     ENGINE_SUFFIXES,
@@ -87,8 +86,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dense_ood_ros.engine import EngineError
-
     try:
         scores = parse_scores(args.scores)
         options = parse_options(args.option)
@@ -112,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             )
         report["model"] = str(args.model)
         table = write_report(report, output)
-    except (EvaluationError, ContractError, EngineError, OSError) as exc:
+    except (DenseOodError, OSError) as exc:
         print(f"dense-ood-train evaluate: error: {exc}", file=sys.stderr)
         return 2
     print(table)
@@ -139,15 +136,15 @@ def parse_scores(text: str | None) -> tuple[str, ...] | None:
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
     """['num_frames=8', 'hw=[64, 96]'] -> {'num_frames': 8, 'hw': [64, 96]}."""
+    from dense_ood_train.config import TrainConfigError, parse_key_value
+
     options: dict[str, Any] = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise EvaluationError(f"--option {item!r}: expected KEY=VALUE")
         try:
-            options[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise EvaluationError(f"--option {item!r}: the value is not valid YAML") from None
+            key, value = parse_key_value(item)
+        except TrainConfigError as exc:
+            raise EvaluationError(f"--option {exc}") from exc
+        options[key] = value
     return options
 
 
@@ -177,4 +174,4 @@ def export_checkpoint(checkpoint: Path, output: Path) -> Path:
     try:
         return export_model(checkpoint, output, extra_scores=True)[0]
     except CheckpointError as exc:
-        raise EvaluationError(str(exc)) from None
+        raise EvaluationError(str(exc)) from exc

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
 
@@ -60,8 +61,6 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from dense_ood_train.loop.checkpoint import CheckpointError
-
     if args.output.exists() and not args.overwrite:
         return _fail(f"{args.output} exists; pass --overwrite to replace it")
     if args.output.suffix != ".onnx":
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold_from is not None:
         try:
             args.threshold = threshold_from_report(args.threshold_from, args.score)
-        except ValueError as exc:
+        except DenseOodError as exc:
             return _fail(str(exc))
     if not math.isfinite(args.threshold):
         return _fail("--threshold must be a finite number")
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             width=args.width,
             fp16=args.fp16,
         )
-    except (CheckpointError, ValueError) as exc:
+    except (DenseOodError, OSError) as exc:
         return _fail(str(exc))
     size_mb = path.stat().st_size / 1e6
     print(

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import first_line
+from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_train.commands.run_folder import add_run_folder_arguments, run_folder_problem
 
 
@@ -36,7 +36,6 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from dense_ood_train.config import TrainConfigError, load_config
-    from dense_ood_train.loop.checkpoint import CheckpointError
     from dense_ood_train.loop.trainer import LAST_CHECKPOINT, Trainer
 
     if args.max_steps is not None and args.max_steps <= 0:
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if trainer.dist.is_main:
             print(trainer.describe(), flush=True)
         metrics = trainer.fit()
-    except (CheckpointError, FileNotFoundError, FloatingPointError, ValueError) as exc:
+    except (DenseOodError, OSError) as exc:
         return _fail(first_line(exc))
     if trainer.dist.is_main:
         _print_summary(metrics, checkpoint, trainer.step)

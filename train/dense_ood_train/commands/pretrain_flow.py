@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import first_line
+from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_train.commands.run_folder import add_run_folder_arguments, run_folder_problem
 
 
@@ -50,7 +50,6 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from dense_ood_train.config import TrainConfigError, load_config
-    from dense_ood_train.loop.checkpoint import CheckpointError
     from dense_ood_train.loop.flow_pretrainer import FLOW_CHECKPOINT, FlowPretrainer
 
     for name in ("steps", "eval_every", "patches_per_image"):
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         summary = trainer.fit()
-    except (CheckpointError, TrainConfigError, FileNotFoundError, ValueError) as exc:
+    except (DenseOodError, OSError) as exc:
         return _fail(first_line(exc))
     first, last = summary["heldout_first"], summary["heldout_last"]
     print(

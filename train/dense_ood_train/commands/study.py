@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from dense_ood_ros.errors import DenseOodError
 from dense_ood_train.study.plan import StudyError, load_study
 from dense_ood_train.study.runner import StudyRunner
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.table_only:
             runner.run(args.only, args.overwrite, lambda: write_study_report(study, args.output))
         table = write_study_report(study, args.output)
-    except (StudyError, OSError) as exc:
+    except (DenseOodError, OSError) as exc:
         return _fail(str(exc))
     print(table)
     print(f"\nwrote {args.output}/table.md, table.csv, results.json and pr_*.png")

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from dense_ood_train.data.image_io import DatasetError
+
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 
@@ -44,7 +46,7 @@ class Canvas:
     def wrap(cls, rgb: np.ndarray, label: np.ndarray) -> Canvas:
         """Draw into existing arrays (uint8 [H, W, 3] and uint8 [H, W]), in place."""
         if rgb.shape[:2] != label.shape or rgb.dtype != np.uint8 or label.dtype != np.uint8:
-            raise ValueError("wrap needs uint8 rgb [H, W, 3] and label [H, W] of the same size")
+            raise DatasetError("wrap needs uint8 rgb [H, W, 3] and label [H, W] of the same size")
         cv = cls.__new__(cls)
         cv.rgb, cv.label = rgb, label
         cv.height, cv.width = label.shape

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_train.data.image_io import list_images, read_label, read_rgb
+from dense_ood_train.data.image_io import DatasetError, list_images, read_label, read_rgb
 
 
 def stem_pairs(images_dir: str | Path, labels_dir: str | Path) -> list[tuple[Path, Path]]:
@@ -25,7 +25,7 @@ def stem_pairs(images_dir: str | Path, labels_dir: str | Path) -> list[tuple[Pat
     labels = {}
     for p in list_images(labels_dir):
         if p.stem in labels:
-            raise ValueError(f"two label files with stem {p.stem!r} in {labels_dir}")
+            raise DatasetError(f"two label files with stem {p.stem!r} in {labels_dir}")
         labels[p.stem] = p
     images = list_images(images_dir)
     if not images:
@@ -51,7 +51,7 @@ class FolderDataset:
     ) -> None:
         self.pairs = stem_pairs(images_dir, labels_dir)
         if label_map is not None and (label_map.shape != (256,) or label_map.dtype != np.uint8):
-            raise ValueError("label_map must be a uint8 lookup table of 256 entries")
+            raise DatasetError("label_map must be a uint8 lookup table of 256 entries")
         self.label_map = label_map
         self.transform = transform
 

@@ -11,7 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dense_ood_ros.errors import DenseOodError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class DatasetError(DenseOodError, ValueError):
+    """A dataset, image or label is missing, unreadable or not in the expected layout."""
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -25,7 +31,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
 def write_rgb(path: str | Path, rgb: np.ndarray) -> None:
     """RGB uint8 [H, W, 3] -> image file (format from the suffix)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
+        raise DatasetError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write image {path}")
 
@@ -49,9 +55,9 @@ def read_label(path: str | Path) -> np.ndarray:
 def write_label(path: str | Path, label: np.ndarray) -> None:
     """uint8 [H, W] -> lossless PNG."""
     if label.ndim != 2 or label.dtype != np.uint8:
-        raise ValueError(f"expected uint8 [H, W], got {label.dtype} {label.shape}")
+        raise DatasetError(f"expected uint8 [H, W], got {label.dtype} {label.shape}")
     if Path(path).suffix.lower() != ".png":
-        raise ValueError(f"labels must be written as PNG, got {path}")
+        raise DatasetError(f"labels must be written as PNG, got {path}")
     if not cv2.imwrite(str(path), label):
         raise OSError(f"cannot write label {path}")
 

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from dense_ood_train.data.image_io import list_images, read_rgb
+from dense_ood_train.data.image_io import DatasetError, list_images, read_rgb
 
 
 @runtime_checkable
@@ -108,7 +108,7 @@ class ProceduralNegatives:
     def __init__(self, kinds: tuple[str, ...] = PROCEDURAL_KINDS) -> None:
         unknown = set(kinds) - set(PROCEDURAL_KINDS)
         if unknown or not kinds:
-            raise ValueError(
+            raise DatasetError(
                 f"unknown procedural kinds {sorted(unknown)}; choose from {PROCEDURAL_KINDS}"
             )
         self.kinds = tuple(kinds)

@@ -20,6 +20,7 @@ import numpy as np
 from dense_ood_train.data import synth_colors as colors
 from dense_ood_train.data import synth_objects as obj
 from dense_ood_train.data.canvas import Canvas
+from dense_ood_train.data.image_io import DatasetError
 from dense_ood_train.data.labels import IGNORE_INDEX, NUM_CLASSES, TRAIN_ID
 from dense_ood_train.data.synth_objects import RoadCamera
 
@@ -88,7 +89,7 @@ def render_scene(seed: int, height: int, width: int, finish: bool = True) -> Sce
     photometric finish (texture, haze, exposure, noise) so that callers can paste objects
     first and then call `finish_scene`."""
     if height < 8 or width < 8:
-        raise ValueError(f"scene size must be at least 8x8, got {height}x{width}")
+        raise DatasetError(f"scene size must be at least 8x8, got {height}x{width}")
     rng = np.random.default_rng(int(seed))
     # one stream per stage: a stage whose draws depend on the image size cannot shift the others
     stages = [np.random.default_rng(s) for s in rng.integers(2**63, size=6)]
@@ -552,7 +553,7 @@ class SynthRoadDataset:
         self, num_scenes: int, height: int, width: int, seed_offset: int = 0, transform=None
     ) -> None:
         if num_scenes < 1:
-            raise ValueError(f"num_scenes must be positive, got {num_scenes}")
+            raise DatasetError(f"num_scenes must be positive, got {num_scenes}")
         self.num_scenes = int(num_scenes)
         self.height, self.width = int(height), int(width)
         self.seed_offset = int(seed_offset)

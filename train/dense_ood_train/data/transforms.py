@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from dense_ood_train.data.image_io import DatasetError
 from dense_ood_train.data.labels import IGNORE_INDEX
 
 
@@ -34,11 +35,11 @@ class TrainTransform:
         ignore_index: int = IGNORE_INDEX,
     ) -> None:
         if len(crop_hw) != 2 or min(crop_hw) < 1:
-            raise ValueError(f"crop_hw must be two positive sizes, got {crop_hw}")
+            raise DatasetError(f"crop_hw must be two positive sizes, got {crop_hw}")
         if not 0 < scale[0] <= scale[1]:
-            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale}")
+            raise DatasetError(f"scale must be (low, high) with 0 < low <= high, got {scale}")
         if jitter is not None and len(jitter) != 4:
-            raise ValueError("jitter must be (brightness, contrast, saturation, hue)")
+            raise DatasetError("jitter must be (brightness, contrast, saturation, hue)")
         self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
         self.scale = (float(scale[0]), float(scale[1]))
         self.flip = flip
@@ -55,7 +56,7 @@ class TrainTransform:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 [H, W, 3], uint8 [H, W]) -> same types at `crop_hw`."""
         if image.shape[:2] != label.shape[:2]:
-            raise ValueError(f"image {image.shape[:2]} and label {label.shape[:2]} sizes differ")
+            raise DatasetError(f"image {image.shape[:2]} and label {label.shape[:2]} sizes differ")
         rng = rng or self._default_rng()
         image, label = random_scale(image, label, rng, self.scale)
         image, label = random_crop(image, label, rng, self.crop_hw, self.ignore_index)
@@ -138,7 +139,7 @@ def _shift_hue(img: np.ndarray, shift: float) -> np.ndarray:
 def collate(batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
     """[(image uint8 [H, W, 3], label [H, W])] -> (uint8 [N, 3, H, W], int64 [N, H, W])."""
     if not batch:
-        raise ValueError("cannot collate an empty batch")
+        raise DatasetError("cannot collate an empty batch")
     images = np.stack([np.asarray(img, dtype=np.uint8) for img, _ in batch])
     labels = np.stack([np.asarray(lab) for _, lab in batch])
     return (

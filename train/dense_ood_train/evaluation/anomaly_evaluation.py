@@ -185,7 +185,7 @@ def evaluate(
     try:
         bench = open_benchmark(benchmark, root, **(options or {}))
     except (ValueError, OSError, TypeError) as exc:
-        raise EvaluationError(f"benchmark {benchmark}: {exc}") from None
+        raise EvaluationError(f"benchmark {benchmark}: {exc}") from exc
     track = getattr(bench, "track", None) if components == "auto" else components
     track = None if track == "off" else track
     total = len(bench) if max_frames is None else min(len(bench), max_frames)

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dense_ood_ros.errors import DenseOodError
+
+
+class ExportError(DenseOodError, ValueError):
+    """A checkpoint cannot be exported as asked (size, threshold report)."""
+
 
 def default_input_hw(config: object) -> tuple[int, int]:
     """The size a checkpoint's model is naturally used at."""
@@ -35,9 +41,9 @@ def threshold_from_report(path: Path, score: str) -> float:
         report = json.loads(path.read_text())
         return float(report["scores"][score]["best_f1_threshold"])
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path} holds no best-F1 threshold for score {score!r}") from None
+        raise ExportError(f"cannot read {path}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ExportError(f"{path} holds no best-F1 threshold for score {score!r}") from exc
 
 
 def export_checkpoint(
@@ -66,7 +72,7 @@ def export_checkpoint(
     height = height if height is not None else default_height
     width = width if width is not None else default_width
     if height < 32 or width < 32:
-        raise ValueError(f"--height and --width must be at least 32, got {height}x{width}")
+        raise ExportError(f"--height and --width must be at least 32, got {height}x{width}")
     names, palette = class_names_and_palette(config.model.num_classes)
     contract = make_contract(
         names,

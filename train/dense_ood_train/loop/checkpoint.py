@@ -43,7 +43,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a dense_ood_train checkpoint (format mismatch)")
     return state
@@ -53,7 +53,7 @@ def checkpoint_config(state: dict[str, Any], source: str = "checkpoint") -> Trai
     try:
         return config_from_dict(state["config"])
     except (KeyError, TrainConfigError) as exc:
-        raise CheckpointError(f"{source}: its config is invalid ({exc})") from None
+        raise CheckpointError(f"{source}: its config is invalid ({exc})") from exc
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
@@ -72,7 +72,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str,
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(
             f"{path}: segmenter weights do not match its config ({first})"
-        ) from None
+        ) from exc
     extra = {k: v for k, v in state.items() if k not in ("segmenter", "config")}
     return segmenter.eval(), config, extra
 
@@ -100,7 +100,7 @@ def load_pretrained_flow(path: str | Path, flow: nn.Module, architecture: dict[s
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{source}: not a readable checkpoint ({first_line(exc)})") from None
+        raise CheckpointError(f"{source}: not a readable checkpoint ({first_line(exc)})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{source}: not a flow checkpoint")
     weights = state
@@ -121,4 +121,4 @@ def load_pretrained_flow(path: str | Path, flow: nn.Module, architecture: dict[s
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"{source}: weights do not fit the configured flow ({first_line(exc)})"
-        ) from None
+        ) from exc

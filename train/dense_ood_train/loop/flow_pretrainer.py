@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from dense_ood_train.config import TrainConfig
+from dense_ood_train.config import TrainConfig, TrainingError
 from dense_ood_train.loop.checkpoint import FLOW_KIND, read_checkpoint, save_checkpoint
 from dense_ood_train.loop.data_setup import build_datasets, collate_pairs
 from dense_ood_train.loop.train_log import TrainLogger
@@ -135,7 +135,7 @@ class FlowPretrainer:
     def _build_data(self) -> None:
         train_set, self.val_set = build_datasets(self.config, progress=self.progress)
         if self.val_set is None or len(self.val_set) == 0:
-            raise ValueError("pretrain-flow needs validation images for held-out bits/dim")
+            raise TrainingError("pretrain-flow needs validation images for held-out bits/dim")
         generator = torch.Generator().manual_seed(self.config.seed)
         self.sampler = RandomSampler(train_set, generator=generator)
         self.loader = DataLoader(
@@ -147,7 +147,7 @@ class FlowPretrainer:
             drop_last=True,
         )
         if len(self.loader) == 0:
-            raise ValueError(f"training set has fewer images than one batch ({len(train_set)})")
+            raise TrainingError(f"training set has fewer images than one batch ({len(train_set)})")
 
     def _validation_images(self) -> list[np.ndarray]:
         count = min(len(self.val_set), HELDOUT_IMAGES)
@@ -161,9 +161,9 @@ class FlowPretrainer:
     def _resume(self, path: Path) -> None:
         state = read_checkpoint(path, map_location=self.device)
         if state.get("kind") != FLOW_KIND:
-            raise ValueError(f"{path}: not a pretrain-flow checkpoint")
+            raise TrainingError(f"{path}: not a pretrain-flow checkpoint")
         if state["architecture"] != flow_architecture(self.config.flow):
-            raise ValueError(f"{path}: its flow architecture differs from the config's")
+            raise TrainingError(f"{path}: its flow architecture differs from the config's")
         self.flow.load_state_dict(state["flow"])
         self.optimizer.load_state_dict(state["opt_flow"])
         self.step = int(state["step"])

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from dense_ood_train.config import TrainConfig, TrainConfigError
+from dense_ood_train.config import TrainConfig, TrainConfigError, TrainingError
 from dense_ood_train.loop.checkpoint import load_pretrained_flow, read_checkpoint, save_checkpoint
 from dense_ood_train.loop.data_setup import build_datasets, build_negative_source, collate_pairs
 from dense_ood_train.loop.provenance import source_commit
@@ -190,7 +190,7 @@ class Trainer:
             persistent_workers=data.num_workers > 0,
         )
         if len(self.train_loader) == 0:
-            raise ValueError(
+            raise TrainingError(
                 f"training set has {len(train_set)} images, "
                 f"fewer than one batch of {data.batch_size}"
             )
@@ -249,7 +249,7 @@ class Trainer:
             load_pretrained_flow(pretrained, flow, flow_architecture(self.config.flow))
             return
         if self.model.flow_frozen and not self.warmup_steps:
-            raise ValueError(
+            raise TrainingError(
                 "flow.lr is 0 (a frozen flow) but there is no flow.pretrained and no "
                 "flow.warmup_steps: pretrain one with `dense-ood-train pretrain-flow`"
             )
@@ -265,7 +265,7 @@ class Trainer:
         self.model.segmenter.load_state_dict(state["segmenter"])
         if self.model.flow is not None:
             if state.get("flow") is None:
-                raise ValueError(f"{path}: checkpoint has no flow but negatives.mode is 'flow'")
+                raise TrainingError(f"{path}: checkpoint has no flow but negatives.mode is 'flow'")
             self.model.flow.load_state_dict(state["flow"])
             if state.get("opt_flow") is not None and self.opt_flow is not None:
                 self.opt_flow.load_state_dict(state["opt_flow"])
@@ -341,7 +341,7 @@ class Trainer:
         self.skipped_steps += 1
         self.consecutive_skips += 1
         if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
-            raise FloatingPointError(
+            raise TrainingError(
                 f"{self.consecutive_skips} consecutive non-finite steps up to step {self.step} "
                 f"(last losses {terms.as_floats()}); lower the learning rates"
             )

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dense_ood_train.config import TrainConfig
+from dense_ood_train.config import TrainConfig, TrainingError
 from dense_ood_train.export.onnx_export import IMAGENET_MEAN, IMAGENET_STD
 from dense_ood_train.method.losses import LossTerms, joint_loss, negative_jsd
 from dense_ood_train.method.synthesis import (
@@ -87,9 +87,9 @@ class JointModel(nn.Module):
         self.stats: dict[str, float] = {}  # detached per-step figures for the training log
         negatives = config.negatives
         if negatives.mode in FLOW_MODES and flow is None:
-            raise ValueError(f"negatives.mode {negatives.mode!r} needs a flow")
+            raise TrainingError(f"negatives.mode {negatives.mode!r} needs a flow")
         if negatives.mode in OBJECT_MODES and negative_source is None:
-            raise ValueError(f"negatives.mode {negatives.mode!r} needs a negative source")
+            raise TrainingError(f"negatives.mode {negatives.mode!r} needs a negative source")
         factor = flow.scale_factor if flow is not None else 8
         self.patch_sizes = patch_sizes(
             config.data.crop_hw,

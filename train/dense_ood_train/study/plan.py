@@ -189,14 +189,14 @@ def load_study(path: str | Path) -> Study:
     try:
         raw = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise StudyError(f"{path}: cannot read ({exc.strerror})") from None
+        raise StudyError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise StudyError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise StudyError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     try:
         study = _parse(path, _mapping(raw, "study", STUDY_KEYS))
         _check_runs(study)
     except StudyError as exc:
-        raise StudyError(f"{path}: {exc}") from None
+        raise StudyError(f"{path}: {exc}") from exc
     return study
 
 
@@ -238,4 +238,4 @@ def _check_runs(study: Study) -> None:
         for config in study.configs.values():
             load_config(study.base, study.fit_overrides(config, config.seeds[0], placeholder))
     except TrainConfigError as exc:
-        raise StudyError(str(exc)) from None
+        raise StudyError(str(exc)) from exc
