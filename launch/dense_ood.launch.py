@@ -54,7 +54,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "model_path",
                 default_value="",
-                description="Contract-1 model (.onnx or TensorRT plan); overrides params_file.",
+                description="Contract-1 model (.onnx); overrides params_file.",
             ),
             DeclareLaunchArgument(
                 "image_topics",

@@ -228,9 +228,11 @@ def test_diagnostics_report_each_camera(setup: Setup) -> None:
         )
         values = diagnostic_values(status)
         assert status.hardware_id == camera
-        assert status.level in (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
         assert int(values["frames_in"]) >= int(values["frames_processed"]) >= 1
         assert values["frames_dropped"].isdigit()
+        # a camera that processed a good frame is healthy, unless it had to drop one
+        healthy = DiagnosticStatus.OK if values["frames_dropped"] == "0" else DiagnosticStatus.WARN
+        assert status.level == healthy, status.message
         p50, p95, top = (float(values[f"latency_ms_{k}"]) for k in ("p50", "p95", "max"))
         assert 0.0 < p50 <= p95 <= top < 10_000.0
         assert values["output_namespace"] == camera.rsplit("/", 1)[0] + "/dense_ood"

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.engine import BACKENDS
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.ros.topics import TopicError, check_distinct_outputs, validate_topic
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
 QOS_PROFILES = ("sensor_data", "reliable")
 
 
@@ -39,7 +39,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "Contract-1 model: an .onnx file, or a TensorRT plan with its <plan>.json metadata. "
         "Empty: the bundled demo model (models/synthroad_nflowjs.onnx).",
     ),
-    ParameterSpec("backend", "auto", "Inference backend: auto | onnxruntime | tensorrt."),
+    ParameterSpec(
+        "backend", "auto", "Inference backend: auto | onnxruntime | tensorrt (TensorRT: not yet)."
+    ),
     ParameterSpec(
         "image_topics",
         ["/camera/image_raw"],

@@ -82,6 +82,8 @@ class FrameReport:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dense_ood_ros.engine import BACKENDS
+
     parser.add_argument(
         "--model", type=Path, default=DEFAULT_MODEL, help="contract-1 model (.onnx) to serve"
     )
@@ -99,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("auto", "onnxruntime", "tensorrt"),
+        choices=BACKENDS,
         default="auto",
         help="the node's inference backend",
     )

@@ -20,8 +20,8 @@ from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_train.evaluation.anomaly_evaluation import (
     COMPONENT_CHOICES,
-    ENGINE_SUFFIXES,
     ONNX_SUFFIX,
+    PLAN_SUFFIXES,
     EvaluationError,
     evaluate,
     write_report,
@@ -29,10 +29,12 @@ from dense_ood_train.evaluation.anomaly_evaluation import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dense_ood_ros.engine import BACKENDS
+
     parser.add_argument(
         "--model",
         required=True,
-        help="contract-1 model (.onnx, or a TensorRT .plan with its .json sidecar) or a "
+        help="contract-1 model (.onnx; TensorRT plans: not yet) or a "
         "`dense-ood-train fit` checkpoint (exported to a temporary ONNX with every score)",
     )
     from dense_ood_train.benchmarks import BENCHMARK_NAMES
@@ -74,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         default="auto",
-        choices=("auto", "onnxruntime", "tensorrt"),
+        choices=BACKENDS,
         help="inference backend for the runtime engine",
     )
     parser.add_argument(
@@ -158,10 +160,14 @@ def prepare_output(output: Path, overwrite: bool) -> Path:
 
 
 def resolve_model(path: Path, tmp: Path) -> Path:
-    """An engine file as is; a checkpoint exported to `tmp` as ONNX with every score."""
+    """An ONNX model as is; a checkpoint exported to `tmp` as ONNX with every score."""
     if not path.is_file():
         raise EvaluationError(f"--model {path}: no such file")
-    if path.suffix in ENGINE_SUFFIXES:
+    if path.suffix in PLAN_SUFFIXES:
+        raise EvaluationError(
+            f"--model {path}: TensorRT plans are not supported yet; pass the .onnx"
+        )
+    if path.suffix == ONNX_SUFFIX:
         return path
     return export_checkpoint(path, tmp / f"{path.stem}{ONNX_SUFFIX}")
 

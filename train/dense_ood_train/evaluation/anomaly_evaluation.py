@@ -26,8 +26,8 @@ from dense_ood_ros.metrics import check_anomaly_labels
 from dense_ood_ros.model.contract import KNOWN_SCORES
 
 ONNX_SUFFIX = ".onnx"
-#: Model files the runtime loads directly (ONNX, or a TensorRT plan with its JSON sidecar).
-ENGINE_SUFFIXES = (ONNX_SUFFIX, ".plan", ".engine")
+#: TensorRT plan files: the runtime cannot load them yet (no TensorRT backend in this release).
+PLAN_SUFFIXES = (".plan", ".engine")
 COMPONENT_CHOICES = ("auto", "anomaly", "obstacle", "off")
 CURVE_POINTS = 400
 OUTPUT_FILES = ("metrics.json", "metrics.md", "pr.png", "roc.png")
