@@ -149,14 +149,12 @@ def image_msg(rgb: np.ndarray, header: Any, encoding: str = "rgb8") -> Any:
 
 
 def image_from_msg(msg: Any) -> np.ndarray:
-    """The pixels of a received output Image (mono8, rgb8 or 32FC1) as an array."""
-    dtype = np.float32 if msg.encoding == "32FC1" else np.uint8
-    channels = 3 if msg.encoding == "rgb8" else 1
-    itemsize = np.dtype(dtype).itemsize
-    assert msg.step == msg.width * channels * itemsize, (msg.encoding, msg.step, msg.width)
-    flat = np.frombuffer(bytes(msg.data), dtype=dtype)
-    shape = (msg.height, msg.width, 3) if channels == 3 else (msg.height, msg.width)
-    return flat.reshape(shape)
+    """The pixels of a received output Image (mono8, rgb8 or 32FC1); the node pads no rows."""
+    from dense_ood_ros.codec.messages import OUTPUT_ENCODINGS, array_from_image_msg
+
+    dtype, channels = OUTPUT_ENCODINGS[msg.encoding]
+    assert msg.step == msg.width * channels * dtype.itemsize, (msg.encoding, msg.step, msg.width)
+    return array_from_image_msg(msg)
 
 
 class RosClient:

@@ -12,6 +12,7 @@ import pytest
 
 from dense_ood_ros.codec.image_codec import ImageDecodeError, encode_raw
 from dense_ood_ros.codec.messages import (
+    array_from_image_msg,
     image_msg_from_array,
     rgb_from_compressed_msg,
     rgb_from_image_msg,
@@ -51,6 +52,22 @@ def test_image_msg_from_array(encoding: str, shape: tuple, dtype: type, rng) -> 
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1700000000, 123456789)
     back = np.frombuffer(bytes(msg.data), dtype=dtype).reshape(shape)
     np.testing.assert_array_equal(back, pixels)
+    np.testing.assert_array_equal(array_from_image_msg(msg), pixels)
+
+
+def test_array_from_image_msg_honours_row_padding_and_refuses_short_data(rng) -> None:
+    pixels = (rng.random((4, 5, 3)) * 255).astype(np.uint8)
+    msg = image_msg_from_array(pixels, "rgb8")
+    padded = np.zeros((4, 5 * 3 + 9), np.uint8)
+    padded[:, :15] = pixels.reshape(4, 15)
+    msg.step, msg.data = 24, padded.tobytes()
+    np.testing.assert_array_equal(array_from_image_msg(msg), pixels)
+    msg.data = padded.tobytes()[:-1]
+    with pytest.raises(ImageDecodeError, match="too short"):
+        array_from_image_msg(msg)
+    msg.encoding = "bayer_rggb8"
+    with pytest.raises(ImageDecodeError, match="not an output encoding"):
+        array_from_image_msg(msg)
 
 
 def test_image_msg_from_a_non_contiguous_view(rng) -> None:

@@ -25,6 +25,7 @@ from dense_ood_ros.codec.image_codec import (
 
 __all__ = [
     "ImageDecodeError",
+    "array_from_image_msg",
     "image_msg_from_array",
     "rgb_from_compressed_msg",
     "rgb_from_image_msg",
@@ -97,6 +98,27 @@ def image_msg_from_array(array_: np.ndarray, encoding: str, header: Any = None) 
     msg.step = width * channels * dtype.itemsize
     msg.data = pixels_as_uint8_array(array_)
     return msg
+
+
+def array_from_image_msg(msg: Any) -> np.ndarray:
+    """The pixels of an Image in one of OUTPUT_ENCODINGS (the node's outputs), honouring
+    `step`: [H, W] for one channel, [H, W, C] otherwise."""
+    try:
+        dtype, channels = OUTPUT_ENCODINGS[msg.encoding]
+    except KeyError:
+        raise ImageDecodeError(
+            f"not an output encoding: {msg.encoding!r} (expected {', '.join(OUTPUT_ENCODINGS)})"
+        ) from None
+    row = msg.width * channels * dtype.itemsize
+    if msg.step < row or len(msg.data) < msg.step * msg.height:
+        raise ImageDecodeError(
+            f"{msg.encoding} image {msg.width}x{msg.height}: step {msg.step} or "
+            f"{len(msg.data)} bytes of data too short"
+        )
+    rows = np.frombuffer(bytes(msg.data), np.uint8)[: msg.step * msg.height]
+    pixels = np.ascontiguousarray(rows.reshape(msg.height, msg.step)[:, :row]).view(dtype)
+    shape = (msg.height, msg.width, channels) if channels > 1 else (msg.height, msg.width)
+    return pixels.reshape(shape)
 
 
 def pixels_as_uint8_array(pixels: np.ndarray) -> array.array:

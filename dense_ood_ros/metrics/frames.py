@@ -1,6 +1,6 @@
 """Per-frame inputs of the metrics: one array or a list of frames, and the anomaly label check.
 
-Label convention (docs/METHOD.md, "Evaluation conventions"): 0 = inlier, 1 = anomaly,
+Label convention (docs/method.md, "Evaluation conventions"): 0 = inlier, 1 = anomaly,
 `ignore_index` (255) = void, not scored.
 """
 

@@ -82,7 +82,7 @@ def score_heatmap(score: np.ndarray, low: float | None = None, high: float | Non
     low = float(np.nanmin(score)) if low is None else low
     high = float(np.nanmax(score)) if high is None else high
     scaled = (np.asarray(score, np.float64) - low) / max(high - low, 1e-12)
-    gray = np.clip(np.nan_to_num(scaled) * 255.0, 0, 255).astype(np.uint8)
+    gray = np.clip(np.nan_to_num(scaled) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(gray, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 

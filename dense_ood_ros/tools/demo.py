@@ -393,34 +393,25 @@ def _run_frame(
 # --- outputs ----------------------------------------------------------------------------------
 
 
-def _array(msg: Any) -> np.ndarray:
-    """Pixels of a received mono8 / rgb8 / 32FC1 Image."""
-    dtype = np.float32 if msg.encoding == "32FC1" else np.uint8
-    channels = 3 if msg.encoding == "rgb8" else 1
-    row = msg.width * channels * np.dtype(dtype).itemsize
-    rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :row]
-    pixels = np.ascontiguousarray(rows).view(dtype)
-    return pixels.reshape(msg.height, msg.width, 3) if channels == 3 else pixels
-
-
 def heat_map(score: np.ndarray, score_name: str) -> np.ndarray:
     """BGR heat map of a score: [0, 1] for the JSD score, the frame's own range otherwise."""
-    if score_name == "jsd":
-        low, high = 0.0, 1.0
-    else:
-        low, high = float(score.min()), float(score.max())
-    scaled = (score - low) / max(high - low, 1e-12)
-    gray = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.applyColorMap(gray, cv2.COLORMAP_INFERNO)
+    from dense_ood_ros.metrics.plots import score_heatmap
+
+    low, high = (0.0, 1.0) if score_name == "jsd" else (None, None)
+    return cv2.cvtColor(score_heatmap(score, low, high), cv2.COLOR_RGB2BGR)
 
 
 def _write_outputs(prefix: Path, outputs: dict[str, Any], contract: Any) -> np.ndarray:
     """`<stem>_overlay.png`, `_semantic_color.png`, `_anomaly_heat.png`, `_anomaly_mask.png`."""
+    from dense_ood_ros.codec.messages import array_from_image_msg
+
     images = {
-        "overlay": cv2.cvtColor(_array(outputs["overlay"]), cv2.COLOR_RGB2BGR),
-        "semantic_color": cv2.cvtColor(_array(outputs["semantic_color"]), cv2.COLOR_RGB2BGR),
-        "anomaly_heat": heat_map(_array(outputs["anomaly_score"]), contract.score),
-        "anomaly_mask": _array(outputs["anomaly_mask"]),
+        "overlay": cv2.cvtColor(array_from_image_msg(outputs["overlay"]), cv2.COLOR_RGB2BGR),
+        "semantic_color": cv2.cvtColor(
+            array_from_image_msg(outputs["semantic_color"]), cv2.COLOR_RGB2BGR
+        ),
+        "anomaly_heat": heat_map(array_from_image_msg(outputs["anomaly_score"]), contract.score),
+        "anomaly_mask": array_from_image_msg(outputs["anomaly_mask"]),
     }
     for suffix, image in images.items():
         path = prefix.with_name(f"{prefix.name}_{suffix}.png")

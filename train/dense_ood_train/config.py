@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.errors import DenseOodError, first_line
 
 
 class TrainConfigError(DenseOodError, ValueError):
@@ -358,7 +358,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     except OSError as exc:
         raise TrainConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        raise TrainConfigError(f"{path}: not valid YAML ({first_line(exc)})") from exc
     try:
         return config_from_dict(values, overrides)
     except TrainConfigError as exc:

@@ -1,7 +1,7 @@
 """Export a segmenter to a contract-1 ONNX model: uint8 image in, trainIds and anomaly score out.
 
 Normalisation, argmax and the anomaly score live inside the graph, so the vehicle runtime only
-resizes frames and never needs torch (see DESIGN.md, "The exported model contract").
+resizes frames and never needs torch (see docs/design.md, "The exported model contract").
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from dense_ood_ros.model.contract import (
     ModelContract,
 )
 from dense_ood_train.method.scores import compute_score
+from dense_ood_train.models.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalize
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 ONNX_OPSET = 17
 
 
@@ -48,12 +47,10 @@ class ContractWrapper(nn.Module):
         self.score = score
         self.extra_scores = tuple(extra_scores)
         self.fp16 = fp16
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0)
+        self.normalize = Normalize(mean, std)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = image.permute(0, 3, 1, 2).float()
-        x = (x - self.mean) / self.std
+        x = self.normalize.from_uint8(image.permute(0, 3, 1, 2))
         if self.fp16:
             x = x.half()
         logits = self.segmenter(x)

@@ -69,7 +69,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str,
     try:
         segmenter.load_state_dict(state["segmenter"])
     except (KeyError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise CheckpointError(
             f"{path}: segmenter weights do not match its config ({first})"
         ) from exc

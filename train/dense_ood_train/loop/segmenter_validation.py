@@ -11,14 +11,7 @@ from torch import nn
 
 from dense_ood_ros.metrics import confusion_matrix, iou_from_confusion, miou_over_gt_classes
 from dense_ood_train.data.labels import IGNORE_INDEX
-from dense_ood_train.export.onnx_export import IMAGENET_MEAN, IMAGENET_STD
-
-
-def normalize_uint8(images: torch.Tensor) -> torch.Tensor:
-    """uint8 RGB [N, 3, H, W] -> ImageNet-normalised float32, as the segmenter expects."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
-    return (images.float() / 255.0 - mean) / std
+from dense_ood_train.models.normalization import Normalize
 
 
 @torch.no_grad()
@@ -37,9 +30,10 @@ def evaluate_segmenter(
     was_training = segmenter.training
     segmenter.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    normalize = Normalize().to(device)
     try:
         for images, labels in batches:
-            logits = segmenter(normalize_uint8(images.to(device)))
+            logits = segmenter(normalize.from_uint8(images.to(device)))
             pred = logits.argmax(1).cpu().numpy()
             gt = labels.numpy()
             confusion += confusion_matrix(list(pred), list(gt), num_classes, IGNORE_INDEX)

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from dense_ood_train.config import TrainConfig, TrainingError
-from dense_ood_train.export.onnx_export import IMAGENET_MEAN, IMAGENET_STD
 from dense_ood_train.method.losses import LossTerms, joint_loss, negative_jsd
 from dense_ood_train.method.synthesis import (
     crop_boxes,
@@ -27,19 +26,7 @@ from dense_ood_train.method.synthesis import (
     sample_patch_hw,
 )
 from dense_ood_train.models.flow import Glow
-
-
-class Normalize(nn.Module):
-    """uint8-valued RGB [N, 3, H, W] (0..255) -> ImageNet-normalised float; also for [0, 1]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-
-    def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
-        return (rgb01 - self.mean) / self.std
-
+from dense_ood_train.models.normalization import Normalize
 
 #: negatives.mode values that paste flow samples, and those that paste objects from a source.
 FLOW_MODES = ("flow", "flow+real")
@@ -115,7 +102,7 @@ class JointModel(nn.Module):
         """images uint8 [N, 3, H, W], labels int64 [N, H, W] -> LossTerms."""
         if warmup:
             return self._warmup_loss(images, rng)
-        x = self.normalize(images.float() / 255.0)
+        x = self.normalize.from_uint8(images)
         negatives = torch.zeros(labels.shape, dtype=torch.bool, device=labels.device)
         drawn = None
         cfg = self.config.negatives

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_train.config import TrainConfigError, load_config
 
 #: A finished stage's marker file in its folder; it holds the stage's settings.
@@ -191,7 +191,7 @@ def load_study(path: str | Path) -> Study:
     except OSError as exc:
         raise StudyError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise StudyError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        raise StudyError(f"{path}: not valid YAML ({first_line(exc)})") from exc
     try:
         study = _parse(path, _mapping(raw, "study", STUDY_KEYS))
         _check_runs(study)
