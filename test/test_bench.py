@@ -106,4 +106,4 @@ def test_bench_on_a_picture(tiny_model: Path, tmp_path: Path, capsys) -> None:
     assert _bench([*args, "--image", str(picture)]) == 0
     assert f"({picture})" in capsys.readouterr().out
     assert _bench([*args, "--image", str(tmp_path / "absent.png")]) == 2
-    assert "not a readable image" in capsys.readouterr().err
+    assert "cannot read image" in capsys.readouterr().err

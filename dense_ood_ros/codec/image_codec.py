@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -182,6 +183,15 @@ def _is_truncated_jpeg(buffer: np.ndarray) -> bool:
 
 
 # --- encoding (tests and the bench produce camera-like raw frames) -----------------------------
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Colour image file -> RGB uint8 [H, W, 3] (OpenCV reads BGR); a one-line OSError if
+    the file is missing or not an image."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise OSError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def encode_raw(

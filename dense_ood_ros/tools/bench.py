@@ -231,12 +231,11 @@ def synthetic_frame(height: int, width: int, seed: int = 0) -> np.ndarray:
 def _load_frame(path: Path, height: int, width: int) -> np.ndarray:
     import cv2
 
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise BenchError(f"{path}: not a readable image")
-    interpolation = cv2.INTER_AREA if bgr.shape[0] >= height else cv2.INTER_LINEAR
-    bgr = cv2.resize(bgr, (width, height), interpolation=interpolation)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    from dense_ood_ros.codec.image_codec import read_rgb
+
+    rgb = read_rgb(path)
+    interpolation = cv2.INTER_AREA if rgb.shape[0] >= height else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (width, height), interpolation=interpolation)
 
 
 def _message_builder() -> tuple[Callable[[Any], None], str]:

@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dense_ood_ros.codec.image_codec import read_rgb
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
 
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         frames = _check_inputs(args)
         contract = _read_contract(args.model)
         reports, threshold = _serve(args, frames, contract)
-    except DemoError as exc:
+    except (DenseOodError, OSError) as exc:
         print(f"dense-ood demo: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -176,13 +177,6 @@ def _read_contract(model: Path) -> Any:
         return read_contract(model)
     except ContractError as exc:
         raise DemoError(str(exc)) from exc
-
-
-def _load_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DemoError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 # --- the node and the ROS side ----------------------------------------------------------------
@@ -245,7 +239,7 @@ def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
     """Environment that gives the node and the demo a shared-memory segment fitting the frames."""
     if os.environ.get(PROFILES_ENV):
         return {}
-    pixels = max(np.prod(_load_rgb(path).shape[:2]) for path in frames)
+    pixels = max(np.prod(read_rgb(path).shape[:2]) for path in frames)
     segment_bytes = max(SHM_MIN_BYTES, SHM_FRAMES * SHM_BYTES_PER_PIXEL * int(pixels))
     profile = tmp / "fastdds_profile.xml"
     profile.write_text(FASTDDS_PROFILE.format(segment_bytes=segment_bytes))
@@ -370,7 +364,7 @@ def _run_frame(
 
     from dense_ood_ros.codec.messages import image_msg_from_array
 
-    rgb = _load_rgb(path)
+    rgb = read_rgb(path)
     pixels = rgb if args.encoding == "rgb8" else np.ascontiguousarray(rgb[..., ::-1])
     header = Header(frame_id=FRAME_ID)
     header.stamp = ros.node.get_clock().now().to_msg()

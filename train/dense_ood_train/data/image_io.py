@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dense_ood_ros.codec.image_codec import read_rgb as read_rgb  # re-exported: one reader
 from dense_ood_ros.errors import DenseOodError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -18,14 +19,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 class DatasetError(DenseOodError, ValueError):
     """A dataset, image or label is missing, unreadable or not in the expected layout."""
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Colour image file -> RGB uint8 [H, W, 3]; a one-line OSError if unreadable."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise OSError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def write_rgb(path: str | Path, rgb: np.ndarray) -> None:
