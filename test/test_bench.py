@@ -61,6 +61,9 @@ def test_bench_options_and_json(tiny_model: Path, tmp_path: Path, capsys) -> Non
     report = json.loads(report_path.read_text())
     assert report["camera_hw"] == [30, 40] and report["encoding"] == "yuv422"
     assert report["iterations"] == 2 and report["backend"] == "onnxruntime"
+    from dense_ood_ros.codec.messages import image_decoder
+
+    assert report["decoder"] == image_decoder()  # the node's decoder, not a private path
     assert report["threshold"] == 0.25
     assert "color" not in report["stages_ms"] and "overlay" not in report["stages_ms"]
     total, engine = report["stages_ms"]["total"]["mean"], report["engine_only_ms"]["mean"]

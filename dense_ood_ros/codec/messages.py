@@ -50,6 +50,11 @@ def _bridge() -> Any | None:
     return CvBridge()
 
 
+def image_decoder() -> str:
+    """Which decoder `rgb_from_image_msg` uses here: 'cv_bridge' or 'image_codec'."""
+    return "cv_bridge" if _bridge() is not None else "image_codec"
+
+
 def rgb_from_image_msg(msg: Any) -> np.ndarray:
     """RGB uint8 [H, W, 3] from a sensor_msgs/Image (rclpy or rosbags message)."""
     encoding, height, width, step = msg.encoding, msg.height, msg.width, msg.step

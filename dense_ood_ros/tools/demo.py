@@ -28,6 +28,7 @@ import numpy as np
 from dense_ood_ros.codec.image_codec import read_rgb
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
+from dense_ood_ros.tools.outputs import check_output_folder
 
 DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = sample_frames_dir()
@@ -161,10 +162,7 @@ def _check_inputs(args: argparse.Namespace) -> list[Path]:
     frames = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not frames:
         raise DemoError(f"{args.images} holds no {'/'.join(IMAGE_SUFFIXES)} images")
-    if args.output.exists() and not args.output.is_dir():
-        raise DemoError(f"--output {args.output} exists and is not a folder")
-    if args.output.is_dir() and any(args.output.iterdir()) and not args.overwrite:
-        raise DemoError(f"--output {args.output} is not empty; pass --overwrite to write into it")
+    check_output_folder(args.output, args.overwrite)
     if args.domain_id is not None and not 0 <= args.domain_id <= 232:
         raise DemoError(f"--domain-id must be in 0..232, got {args.domain_id}")
     return frames

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dense_ood_ros.tools.outputs import check_output_folder
 from dense_ood_train.benchmarks.anomaly_objects import ANOMALY_KINDS, MAX_HEIGHT, draw_anomaly
 from dense_ood_train.benchmarks.base import TRACKS, VOID, Benchmark, BenchmarkError, BenchmarkFrame
 from dense_ood_train.data.canvas import Canvas
@@ -191,9 +192,7 @@ def write_folder(
 
     Refuses to write into a non-empty folder unless `overwrite`. `progress` wraps the frame
     iterator (e.g. tqdm)."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} is not empty (use overwrite to replace its frames)")
+    out = check_output_folder(Path(out_dir), overwrite, option="output folder")
     for sub in ("images", "labels", "semantic"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     frames = progress(iter(benchmark), total=len(benchmark)) if progress else iter(benchmark)

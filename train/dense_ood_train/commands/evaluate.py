@@ -152,11 +152,9 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 def prepare_output(output: Path, overwrite: bool) -> Path:
     """Refuse a non-empty folder unless `overwrite` (old results are replaced only on success)."""
-    if output.exists() and not output.is_dir():
-        raise EvaluationError(f"--output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise EvaluationError(f"--output {output} is not empty; pass --overwrite to replace")
-    return output
+    from dense_ood_ros.tools.outputs import check_output_folder
+
+    return check_output_folder(output, overwrite)
 
 
 def resolve_model(path: Path, tmp: Path) -> Path:

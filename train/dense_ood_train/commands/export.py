@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import KNOWN_SCORES
+from dense_ood_ros.tools.outputs import OutputExistsError, check_output_file
 from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
 
 
@@ -61,8 +62,10 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import math
 
-    if args.output.exists() and not args.overwrite:
-        return _fail(f"{args.output} exists; pass --overwrite to replace it")
+    try:
+        check_output_file(args.output, args.overwrite)
+    except OutputExistsError as exc:
+        return _fail(str(exc))
     if args.output.suffix != ".onnx":
         return _fail(f"--output must end in .onnx, got {args.output.name}")
     if args.threshold_from is not None:
