@@ -28,6 +28,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --config-file mypy.ini dense_ood_ros train/dense_ood_train
 
 format: venv
 	$(BIN)/ruff check --fix .

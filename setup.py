@@ -33,7 +33,7 @@ setup(
         "tensorrt": ["tensorrt>=10"],
         "replay": ["rosbags>=0.10", "rosbags-image>=0.9"],
         "plots": ["matplotlib>=3.5"],
-        "dev": ["pytest>=7", "ruff>=0.5", "scikit-learn>=1.2", "onnx>=1.14"],
+        "dev": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "scikit-learn>=1.2", "onnx>=1.14"],
     },
     zip_safe=True,
     maintainer="dense_ood_ros maintainers",

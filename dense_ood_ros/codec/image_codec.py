@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -89,7 +91,7 @@ def _lookup(encoding: str) -> _Encoding:
         ) from None
 
 
-def _as_bytes(data: object) -> np.ndarray:
+def _as_bytes(data: Any) -> np.ndarray:
     """A flat uint8 view of `data` (bytes, bytearray, memoryview, array.array or ndarray)."""
     if isinstance(data, np.ndarray):
         return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
@@ -233,7 +235,7 @@ def _encoders() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     encoders["uyvy"] = encoders["yuv422"]
     encoders["yuyv"] = encoders["yuv422_yuy2"]
     for pattern in ("rggb", "bggr", "gbrg", "grbg"):
-        encoders[f"bayer_{pattern}8"] = lambda rgb, p=pattern: _mosaic(rgb, p)
+        encoders[f"bayer_{pattern}8"] = partial(_mosaic, pattern=pattern)
     return encoders
 
 

@@ -129,7 +129,7 @@ def array_from_image_msg(msg: Any) -> np.ndarray:
 def pixels_as_uint8_array(pixels: np.ndarray) -> array.array:
     """The bytes of `pixels` (row-major) in an array.array('B'), with one copy."""
     data = array.array("B")
-    data.frombytes(memoryview(np.ascontiguousarray(pixels)).cast("B"))
+    data.frombytes(np.ascontiguousarray(pixels).data.cast("B"))
     return data
 
 

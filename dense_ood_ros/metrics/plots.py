@@ -7,7 +7,7 @@ Curves come from `dense_ood_ros.metrics.pixel_metrics(..., curve_points=N)["curv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ def save_sample_panel(
 
 
 def plot_pr_groups(
-    groups: Mapping[str, list[Mapping]], path: str | Path, title: str | None = None
+    groups: Mapping[str, Sequence[Mapping]], path: str | Path, title: str | None = None
 ) -> Path:
     """PR curves of several runs per group (e.g. seeds of one config): one colour per group,
     legend with the group's mean and spread of AP."""

@@ -98,7 +98,7 @@ class Pipeline:
         clock.lap("engine")
         semantic = resize_to(outputs.semantic[0], camera_hw, NEAREST)
         score = resize_to(outputs.score[0], camera_hw, cv2.INTER_LINEAR)
-        mask = cv2.compare(score, self._threshold, cv2.CMP_GE)  # 255 / 0, uint8
+        mask = cv2.compare(score, np.float64(self._threshold), cv2.CMP_GE)  # 255 / 0, uint8
         clock.lap("postprocess")
         result = FrameResult(semantic=semantic, score=score, mask=mask)
         if color or overlay:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import rclpy
@@ -107,6 +107,16 @@ def qos_profile(name: str) -> QoSProfile:
     )
 
 
+T = TypeVar("T")
+
+
+def _started(value: T | None) -> T:
+    """A part that exists once `start()` has run."""
+    if value is None:
+        raise StartupError("the node has not been started")
+    return value
+
+
 class DenseOodNode(Node):
     """Declares the parameters on construction; `start()` loads the model and begins serving."""
 
@@ -120,6 +130,18 @@ class DenseOodNode(Node):
         self._publish_color = True
         self._publish_overlay = True
         self._declare_parameters()
+
+    @property
+    def config(self) -> NodeConfig:
+        return _started(self._config)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return _started(self._pipeline)
+
+    @property
+    def slots(self) -> FrameSlots[_Frame]:
+        return _started(self._slots)
 
     # --- start-up -------------------------------------------------------------------------
 
@@ -163,13 +185,13 @@ class DenseOodNode(Node):
         self._worker = threading.Thread(target=self._work, name="dense_ood_worker", daemon=True)
         self._worker.start()
 
-        contract = self._pipeline.contract
+        contract = self.pipeline.contract
         self.get_logger().info(
             f"serving {len(self._cameras)} camera(s) {list(config.image_topics)}"
             f"{' (compressed)' if config.compressed else ''} with {config.model_path} "
             f"[{engine.backend_name}, {contract.num_classes} classes, input "
             f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
-            f"threshold {self._pipeline.threshold:g}, qos {config.qos}]"
+            f"threshold {self.pipeline.threshold:g}, qos {config.qos}]"
         )
 
     def _value(self, name: str) -> Any:
@@ -180,7 +202,7 @@ class DenseOodNode(Node):
             return None
 
     def _declare_model_parameters(self) -> None:
-        contract = self._pipeline.contract
+        contract = self.pipeline.contract
         values = {
             "class_names": list(contract.class_names),
             "palette": palette_strings(contract.palette),
@@ -201,7 +223,7 @@ class DenseOodNode(Node):
             logger=get_logger(self.get_logger().name),
         )
         callback = functools.partial(self._on_frame, camera)
-        if self._config.compressed:
+        if self.config.compressed:
             self.create_subscription(
                 CompressedImage, subscription_topic(topic, True), callback, qos
             )
@@ -213,7 +235,7 @@ class DenseOodNode(Node):
 
     def _on_frame(self, camera: _Camera, msg: Any) -> None:
         camera.stats.on_received()
-        if self._slots.put(camera.input_topic, _Frame(msg, time.monotonic())):
+        if self.slots.put(camera.input_topic, _Frame(msg, time.monotonic())):
             camera.stats.on_dropped()
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -234,8 +256,8 @@ class DenseOodNode(Node):
             if name in updates and not isinstance(updates[name], bool):
                 return SetParametersResult(successful=False, reason=f"{name} must be a bool")
         if "anomaly_threshold" in updates:
-            self._pipeline.threshold = (
-                self._pipeline.contract.threshold if threshold is None else threshold
+            self.pipeline.threshold = (
+                self.pipeline.contract.threshold if threshold is None else threshold
             )
         self._publish_color = updates.get("publish_color", self._publish_color)
         self._publish_overlay = updates.get("publish_overlay", self._publish_overlay)
@@ -244,11 +266,11 @@ class DenseOodNode(Node):
     def _publish_diagnostics(self) -> None:
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
-        contract = self._pipeline.contract
+        contract = self.pipeline.contract
         common = [
-            ("model_path", self._config.model_path),
+            ("model_path", self.config.model_path),
             ("score", contract.score),
-            ("anomaly_threshold", f"{self._pipeline.threshold:g}"),
+            ("anomaly_threshold", f"{self.pipeline.threshold:g}"),
         ]
         for camera in self._cameras.values():
             status = camera.stats.status()
@@ -272,13 +294,13 @@ class DenseOodNode(Node):
     # --- worker thread: decode, infer, publish ----------------------------------------------
 
     def _work(self) -> None:
-        while not self._slots.closed:
-            for topic, frame in self._slots.take(timeout=0.5):
+        while not self.slots.closed:
+            for topic, frame in self.slots.take(timeout=0.5):
                 self._process(self._cameras[topic], frame)
 
     def _process(self, camera: _Camera, frame: _Frame) -> None:
         try:
-            if self._config.compressed:
+            if self.config.compressed:
                 rgb = rgb_from_compressed_msg(frame.msg)
             else:
                 rgb = rgb_from_image_msg(frame.msg)
@@ -291,7 +313,7 @@ class DenseOodNode(Node):
             return
         try:
             publishers = camera.publishers
-            result = self._pipeline.process(
+            result = self.pipeline.process(
                 rgb,
                 color=self._publish_color and _subscribed(publishers["semantic_color"]),
                 overlay=self._publish_overlay and _subscribed(publishers["overlay"]),
@@ -321,7 +343,7 @@ class DenseOodNode(Node):
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker (finishing the frame in hand) before the node is destroyed."""
         if self._slots is not None:
-            self._slots.close()
+            self.slots.close()
         if self._worker is not None:
             self._worker.join(timeout)
 

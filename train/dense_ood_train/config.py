@@ -243,7 +243,7 @@ def _build(cls: type, values: Any, prefix: str) -> Any:
     for name, value in values.items():
         key = f"{prefix}.{name}" if prefix else name
         annotation = hints[name]
-        if dataclasses.is_dataclass(annotation):
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
             kwargs[name] = _build(annotation, value if value is not None else {}, key)
         else:
             kwargs[name] = _convert(value, annotation, key)

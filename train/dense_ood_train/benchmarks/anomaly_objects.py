@@ -46,7 +46,7 @@ def _cuboid(
     yaw: float,
     color: np.ndarray,
     top_color: np.ndarray | None = None,
-) -> list[np.ndarray]:
+) -> np.ndarray:
     """A shaded box on the ground (yaw about the vertical axis); returns its visible top face
     corners [4, 3] in road coordinates (u, y, z) for surface details."""
     c, s = np.cos(yaw), np.sin(yaw)

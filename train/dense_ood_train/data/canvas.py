@@ -18,6 +18,7 @@ _SHIFT = 4
 _ONE = 1 << _SHIFT
 
 Color = Sequence[float] | np.ndarray
+Point = Sequence[float] | np.ndarray  # (x, y) in pixels
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -67,8 +68,8 @@ class Canvas:
 
     def ellipse(
         self,
-        center: Sequence[float],
-        axes: Sequence[float],
+        center: Point,
+        axes: Point,
         color: Color,
         label: int | None,
         angle: float = 0.0,

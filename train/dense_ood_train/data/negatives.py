@@ -80,10 +80,10 @@ class ImageFolderNegatives:
         if rng.random() < 0.5:
             crop, alpha = crop[:, ::-1], alpha[:, ::-1]
         crop = cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA)
-        alpha = cv2.resize(
+        resized = cv2.resize(
             np.ascontiguousarray(alpha), (width, height), interpolation=cv2.INTER_NEAREST
         )
-        return crop, alpha
+        return crop, resized.astype(np.float32)
 
 
 def _padded_bbox(mask: np.ndarray, pad: float) -> tuple[int, int, int, int]:

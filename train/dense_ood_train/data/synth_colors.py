@@ -7,6 +7,8 @@ sky) so that a segmenter cannot solve the task from colour alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 Rng = np.random.Generator
@@ -18,7 +20,7 @@ def jitter(rng: Rng, color: np.ndarray | tuple, amount: float = 12.0) -> np.ndar
     return np.minimum(np.maximum(out, 0.0), 255.0)
 
 
-def shade(color: np.ndarray, factor: float) -> np.ndarray:
+def shade(color: np.ndarray | tuple, factor: float) -> np.ndarray:
     return np.minimum(np.maximum(np.asarray(color, dtype=np.float64) * factor, 0.0), 255.0)
 
 
@@ -27,7 +29,7 @@ def grey(rng: Rng, lo: float, hi: float, tint: float = 6.0) -> np.ndarray:
     return jitter(rng, np.full(3, rng.uniform(lo, hi)), tint)
 
 
-def _pick(rng: Rng, options: list[tuple[float, object]]) -> np.ndarray:
+def _pick(rng: Rng, options: list[tuple[float, Any]]) -> np.ndarray:
     weights = np.array([w for w, _ in options], dtype=np.float64)
     choice = options[rng.choice(len(options), p=weights / weights.sum())][1]
     return choice(rng) if callable(choice) else jitter(rng, choice)

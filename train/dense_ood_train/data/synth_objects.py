@@ -312,13 +312,13 @@ def draw_sign(cv: Canvas, cam: RoadCamera, rng: Rng, u: float, y: float, z: floa
         ((235, 235, 235), (230, 190, 40)),
         ((30, 30, 30), (235, 235, 235)),
     ][scheme]
-    outer, inner = colors.jitter(rng, outer, 10), colors.jitter(rng, inner, 10)
+    outer_rgb, inner_rgb = colors.jitter(rng, outer, 10), colors.jitter(rng, inner, 10)
     ppm = cam.pixels_per_metre(z)
     c = cam.project(u, y, z)
     r = s / 2 * ppm
     if shape == "circle":
-        cv.ellipse(c, (r, r), outer, label)
-        cv.ellipse(c, (0.75 * r, 0.75 * r), inner, None)
+        cv.ellipse(c, (r, r), outer_rgb, label)
+        cv.ellipse(c, (0.75 * r, 0.75 * r), inner_rgb, None)
         return
     if shape == "triangle":
         base = np.array([[0, -1], [0.95, 0.65], [-0.95, 0.65]])
@@ -328,8 +328,8 @@ def draw_sign(cv: Canvas, cam: RoadCamera, rng: Rng, u: float, y: float, z: floa
         base = np.array([[-0.8, -0.8], [0.8, -0.8], [0.8, 0.8], [-0.8, 0.8]])
     else:
         base = np.array([[-1.4, -0.5], [1.4, -0.5], [1.4, 0.5], [-1.4, 0.5]])
-    cv.polygon(c + base * r, outer, label)
-    cv.polygon(c + base * r * 0.72, inner, None)
+    cv.polygon(c + base * r, outer_rgb, label)
+    cv.polygon(c + base * r * 0.72, inner_rgb, None)
 
 
 def draw_traffic_light(cv: Canvas, cam: RoadCamera, rng: Rng, u: float, y: float, z: float) -> None:

@@ -12,7 +12,9 @@ is visible. Evaluation tools call `generate_scene`: keep its name and signature.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -25,6 +27,7 @@ from dense_ood_train.data.labels import IGNORE_INDEX, NUM_CLASSES, TRAIN_ID
 from dense_ood_train.data.synth_objects import RoadCamera
 
 Rng = np.random.Generator
+T = TypeVar("T")
 Z_FAR = 400.0  # ground drawn up to here (m)
 Z_OBJECTS = 140.0  # no objects placed beyond this depth (m)
 
@@ -133,6 +136,12 @@ def _random_camera(rng: Rng, height: int, width: int) -> RoadCamera:
     )
 
 
+def _pair(make: Callable[[], T]) -> tuple[T, T]:
+    """Two draws, left then right: the order in which the random stream is consumed."""
+    left = make()
+    return left, make()
+
+
 def _random_layout(rng: Rng) -> tuple[RoadLayout, float]:
     """The street's lateral layout and the camera's lateral position (in a right-hand lane)."""
     lanes = int(rng.choice([1, 2, 2, 2, 3, 4]))
@@ -143,11 +152,11 @@ def _random_layout(rng: Rng) -> tuple[RoadLayout, float]:
     right = half + 2.3 * parking[1]
     own_lane = rng.integers(lanes // 2, lanes) if lanes > 1 else 0
     cam_u = -half + lane_w * (own_lane + 0.5) + rng.normal(0, 0.3)
-    sidewalk = tuple(float(rng.uniform(1.5, 5.0)) if rng.random() < 0.85 else 0.0 for _ in range(2))
+    sidewalk = _pair(lambda: float(rng.uniform(1.5, 5.0)) if rng.random() < 0.85 else 0.0)
     kinds = ["buildings", "trees", "wall", "fence", "open"]
     p = [0.5, 0.2, 0.1, 0.1, 0.1]
-    margin = tuple(kinds[rng.choice(5, p=p)] for _ in range(2))
-    setback = tuple(float(rng.uniform(0, 6)) if rng.random() < 0.4 else 0.0 for _ in range(2))
+    margin = _pair(lambda: kinds[rng.choice(5, p=p)])
+    setback = _pair(lambda: float(rng.uniform(0, 6)) if rng.random() < 0.4 else 0.0)
     return RoadLayout(left, right, lane_w, lanes, sidewalk, margin, setback, parking), float(cam_u)
 
 
@@ -279,7 +288,8 @@ def _draw_markings(cv: Canvas, cam: RoadCamera, rng: Rng, lay: RoadLayout) -> No
     bounds = [-half + i * lay.lane_width for i in range(1, lay.lanes)]
     dash, gap = rng.uniform(2, 4), rng.uniform(4, 9)
     phase = rng.uniform(0, dash + gap)
-    polys_w, polys_y = [], []
+    polys_w: list[np.ndarray] = []
+    polys_y: list[np.ndarray] = []
     centre_yellow = rng.random() < 0.25
     for b in bounds:
         solid = abs(b) < 0.5 and rng.random() < 0.4
@@ -308,7 +318,7 @@ def _draw_objects(
     cv: Canvas, cam: RoadCamera, rng: Rng, lay: RoadLayout, shadow: float, sun_side: int
 ) -> None:
     """Collect every object with its depth, then paint from far to near."""
-    items: list[tuple[float, int, object]] = []
+    items: list[tuple[float, int, Callable[[Canvas], None]]] = []
     sun = float(rng.uniform(0.2, 1.2)) if rng.random() < 0.5 else 0.0  # shadow length per metre
 
     def add(z: float, fn) -> None:

@@ -193,9 +193,9 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="pixels_", dir=spill_dir) as spill:
         store = _PixelStore(Path(spill), chosen)
         collected = _collect(pipeline, frames, total, chosen, store, track is not None, samples)
-        labels = store.labels() if collected.anomaly_frames else None
+        labels = store.labels()
         per_score: dict[str, dict[str, Any]] = {}
-        for name in chosen if labels is not None else ():
+        for name in chosen if collected.anomaly_frames else ():
             result = pixel_metrics(store.scores(name), labels, curve_points=CURVE_POINTS)
             if track is not None:
                 result["components"] = component_metrics(

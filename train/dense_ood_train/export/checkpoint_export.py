@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_train.config import TrainConfig
 
 
 class ExportError(DenseOodError, ValueError):
     """A checkpoint cannot be exported as asked (size, threshold report)."""
 
 
-def default_input_hw(config: object) -> tuple[int, int]:
+def default_input_hw(config: TrainConfig) -> tuple[int, int]:
     """The size a checkpoint's model is naturally used at."""
     data = config.data
     if data.val_hw is not None:

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from dense_ood_train.config import TrainConfig
+from dense_ood_train.config import TrainConfig, TrainConfigError
+from dense_ood_train.data.negatives import NegativeSource
 
 #: synthroad validation scenes use seeds from here on, far from the training seeds.
 SYNTHROAD_VAL_SEED_OFFSET = 10_000_000
@@ -84,14 +85,23 @@ def _raw_datasets(config: TrainConfig) -> tuple[Any, Any]:
     if data.dataset == "cityscapes":
         from dense_ood_train.data.cityscapes import CityscapesDataset
 
-        val = CityscapesDataset(data.root, data.val_split) if data.val_split else None
-        return CityscapesDataset(data.root, data.train_split), val
+        root = _required(data.root, "data.root")
+        cs_val = CityscapesDataset(root, data.val_split) if data.val_split else None
+        return CityscapesDataset(root, data.train_split), cs_val
     from dense_ood_train.data.folder import FolderDataset
 
-    val = None
+    folder_val = None
     if data.val_images_dir and data.val_labels_dir:
-        val = FolderDataset(data.val_images_dir, data.val_labels_dir)
-    return FolderDataset(data.images_dir, data.labels_dir), val
+        folder_val = FolderDataset(data.val_images_dir, data.val_labels_dir)
+    images = _required(data.images_dir, "data.images_dir")
+    return FolderDataset(images, _required(data.labels_dir, "data.labels_dir")), folder_val
+
+
+def _required(value: str | None, key: str) -> str:
+    """A config path that `config.validate` already requires for this dataset."""
+    if value is None:
+        raise TrainConfigError(f"{key} is required for this dataset")
+    return value
 
 
 def build_datasets(config: TrainConfig, progress: bool = False) -> tuple[Any, Any]:
@@ -116,7 +126,7 @@ def collate_pairs(batch: Sequence[Pair]) -> tuple[torch.Tensor, torch.Tensor]:
     return collate(batch)
 
 
-def build_negative_source(config: TrainConfig) -> Any:
+def build_negative_source(config: TrainConfig) -> NegativeSource:
     """The data.negatives source for negatives.mode 'real'."""
     from dense_ood_train.data import negatives
 

@@ -28,7 +28,7 @@ from dense_ood_train.loop.train_log import TrainLogger
 from dense_ood_train.loop.trainer import infinite_batches, resolve_device, seed_everything
 from dense_ood_train.method.flow_monitor import sample_statistics, save_sample_grid
 from dense_ood_train.method.synthesis import crop_boxes, patch_sizes, random_boxes, sample_patch_hw
-from dense_ood_train.models import build_flow, flow_architecture
+from dense_ood_train.models import Glow, build_flow, flow_architecture
 
 FLOW_CHECKPOINT = "flow.pt"
 SAMPLES_DIR = "samples"
@@ -61,7 +61,7 @@ class HeldOut:
         return cls(patches)
 
     @torch.no_grad()
-    def bits_per_dim(self, flow: torch.nn.Module, device: torch.device) -> dict[str, float]:
+    def bits_per_dim(self, flow: Glow, device: torch.device) -> dict[str, float]:
         """{'bpd_<side>': value, ..., 'bpd_mean': mean over sides} on the held-out patches."""
         was_training = flow.training
         flow.eval()

@@ -13,16 +13,16 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
 from dense_ood_train.config import TrainConfig, TrainConfigError, TrainingError
 from dense_ood_train.loop.checkpoint import load_pretrained_flow, read_checkpoint, save_checkpoint
@@ -34,7 +34,13 @@ from dense_ood_train.method.flow_monitor import sample_statistics, save_sample_g
 from dense_ood_train.method.joint import FLOW_MODES, OBJECT_MODES, JointModel
 from dense_ood_train.method.losses import LossTerms
 from dense_ood_train.method.synthesis import crop_boxes, random_boxes, sample_patch_hw
-from dense_ood_train.models import build_flow, build_segmenter, flow_architecture
+from dense_ood_train.models import (
+    Glow,
+    LadderSegmenter,
+    build_flow,
+    build_segmenter,
+    flow_architecture,
+)
 
 LAST_CHECKPOINT = "last.pt"
 FLOW_SAMPLES_DIR = "flow_samples"  # a grid of flow samples per checkpoint
@@ -102,7 +108,9 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return 1.0
 
 
-def build_segmenter_optimizer(segmenter: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def build_segmenter_optimizer(
+    segmenter: LadderSegmenter, config: TrainConfig
+) -> torch.optim.Optimizer:
     """AdamW or SGD with two groups: backbone (lr * backbone_lr_mult) and decoder (lr)."""
     optim = config.optim
     backbone, head = segmenter.parameter_groups()
@@ -175,7 +183,9 @@ class Trainer:
             self.config, progress=self.progress and self.dist.is_main
         )
         if self.dist.world_size > 1:
-            self.sampler = DistributedSampler(train_set, shuffle=True, seed=self.config.seed)
+            self.sampler: Sampler = DistributedSampler(
+                train_set, shuffle=True, seed=self.config.seed
+            )
         else:
             generator = torch.Generator().manual_seed(self.config.seed)
             self.sampler = RandomSampler(train_set, generator=generator)
@@ -215,7 +225,8 @@ class Trainer:
         if flow is not None:
             self._prepare_flow(flow)
         if self.dist.world_size > 1 and config.runtime.sync_bn and self.device.type == "cuda":
-            self.model.segmenter = nn.SyncBatchNorm.convert_sync_batchnorm(self.model.segmenter)
+            synced = nn.SyncBatchNorm.convert_sync_batchnorm(self.model.segmenter)
+            self.model.segmenter = cast(LadderSegmenter, synced)  # the same module, BN swapped
         self.opt_seg = build_segmenter_optimizer(self.model.segmenter, config)
         self.opt_flow = None
         if flow is not None and self.model.flow_frozen and not self.warmup_steps:
@@ -242,7 +253,7 @@ class Trainer:
             or not (flow.joint_gradient or flow.nll_weight > 0)
         )
 
-    def _prepare_flow(self, flow: nn.Module) -> None:
+    def _prepare_flow(self, flow: Glow) -> None:
         """Load pretrained flow weights, or initialise ActNorm from a batch of inlier patches."""
         pretrained = self.config.flow.pretrained
         if pretrained:
@@ -283,9 +294,10 @@ class Trainer:
         def millions(module: nn.Module | None) -> float:
             return sum(p.numel() for p in module.parameters()) / 1e6 if module else 0.0
 
-        val = len(self.val_loader.dataset) if self.val_loader is not None else 0
+        val = len(cast(Sized, self.val_loader.dataset)) if self.val_loader is not None else 0
         return (
-            f"fit: {len(self.train_loader.dataset)} training / {val} validation images, "
+            f"fit: {len(cast(Sized, self.train_loader.dataset))} training / {val} validation "
+            "images, "
             f"segmenter {millions(self.model.segmenter):.2f}M + flow "
             f"{millions(self.model.flow):.2f}M parameters, negatives "
             f"'{self.config.negatives.mode}', steps {self.step}..{self.total_steps} on "
@@ -323,7 +335,7 @@ class Trainer:
             return terms
         if not warmup:
             self._clip_and_step(self.opt_seg, self.model.segmenter, self.config.optim.grad_clip)
-        if self.opt_flow is not None:
+        if self.opt_flow is not None and self.model.flow is not None:
             self._clip_and_step(self.opt_flow, self.model.flow, self.config.flow.grad_clip)
         self.scaler.update()  # with AMP the scaler itself skips steps with inf/NaN gradients
         self.consecutive_skips = 0

@@ -75,8 +75,8 @@ def sample_grid(
         with _forked_rng(device):
             torch.manual_seed(seed)
             samples = flow.sample(per_row, *patch_hw, temperature=temperature)
-        tiles = torch.nan_to_num(samples, nan=0.5).clamp(0, 1).mul(255).round().byte()
-        tiles = tiles.permute(0, 2, 3, 1).cpu().numpy()
+        pixels = torch.nan_to_num(samples, nan=0.5).clamp(0, 1).mul(255).round().byte()
+        tiles = pixels.permute(0, 2, 3, 1).cpu().numpy()
         row = np.full((height, margin + per_row * (width + gap), 3), 255, dtype=np.uint8)
         for i, tile in enumerate(tiles):
             left = margin + i * (width + gap)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from dense_ood_train.config import TrainConfig, TrainingError
+from dense_ood_train.data.negatives import NegativeSource
 from dense_ood_train.method.losses import LossTerms, joint_loss, negative_jsd
 from dense_ood_train.method.synthesis import (
     crop_boxes,
@@ -27,6 +28,7 @@ from dense_ood_train.method.synthesis import (
 )
 from dense_ood_train.models.flow import Glow
 from dense_ood_train.models.normalization import Normalize
+from dense_ood_train.models.segmenter import LadderSegmenter
 
 #: negatives.mode values that paste flow samples, and those that paste objects from a source.
 FLOW_MODES = ("flow", "flow+real")
@@ -58,10 +60,10 @@ class JointModel(nn.Module):
 
     def __init__(
         self,
-        segmenter: nn.Module,
+        segmenter: LadderSegmenter,
         flow: Glow | None,
         config: TrainConfig,
-        negative_source: object | None = None,
+        negative_source: NegativeSource | None = None,
     ) -> None:
         super().__init__()
         self.segmenter = segmenter
@@ -86,6 +88,13 @@ class JointModel(nn.Module):
             negatives.patch_step,
             negatives.reference_height,
         )
+
+    @property
+    def glow(self) -> Glow:
+        """The flow of a flow mode (the constructor refuses flow modes without one)."""
+        if self.flow is None:
+            raise TrainingError(f"negatives.mode {self.config.negatives.mode!r} has no flow")
+        return self.flow
 
     @property
     def flow_frozen(self) -> bool:
@@ -139,6 +148,8 @@ class JointModel(nn.Module):
         patches = torch.zeros(n, 3, *patch_hw, device=device)
         alpha = None
         if not from_flow.all():
+            if self.negative_source is None:
+                raise TrainingError(f"negatives.mode {mode!r} needs a negative source")
             rgb, objects = real_negative_patches(
                 self.negative_source, rng, int((~from_flow).sum()), patch_hw
             )
@@ -165,7 +176,7 @@ class JointModel(nn.Module):
         attached = self.config.flow.joint_gradient and not self.flow_frozen
         start = time.perf_counter()
         with nullcontext() if attached else torch.no_grad():
-            samples = self.flow.sample(n, *patch_hw, temperature=self.config.flow.temperature)
+            samples = self.glow.sample(n, *patch_hw, temperature=self.config.flow.temperature)
         self.timings["flow_sample_s"] = time.perf_counter() - start
         return samples.clamp(0.0, 1.0)
 
@@ -174,7 +185,7 @@ class JointModel(nn.Module):
         if self.flow_frozen or self.config.flow.nll_weight <= 0:
             return None
         start = time.perf_counter()
-        nll = self.flow.bits_per_dim(crop_boxes(images, boxes)).mean()
+        nll = self.glow.bits_per_dim(crop_boxes(images, boxes)).mean()
         self.timings["flow_nll_s"] = time.perf_counter() - start
         return nll
 
@@ -193,6 +204,6 @@ class JointModel(nn.Module):
         crop_hw = (images.shape[2], images.shape[3])
         patch_hw = sample_patch_hw(rng, self.patch_sizes, crop_hw)
         boxes = random_boxes(rng, images.shape[0], crop_hw, patch_hw)
-        nll = self.flow.bits_per_dim(crop_boxes(images, boxes)).mean()
+        nll = self.glow.bits_per_dim(crop_boxes(images, boxes)).mean()
         zero = torch.zeros((), device=images.device)
         return LossTerms(total=nll, ce=zero, jsd=zero, nll=nll)

@@ -64,7 +64,7 @@ def energy_score(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return -torch.logsumexp(logits.float(), dim=dim)
 
 
-SCORES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+SCORES: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
     "jsd": jsd_score,
     "msp": msp_score,
     "maxlogit": max_logit_score,
@@ -76,6 +76,7 @@ SCORES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 def compute_score(name: str, logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Dispatch by score name; raises ValueError for an unknown name."""
     try:
-        return SCORES[name](logits, dim=dim)
+        score = SCORES[name]
     except KeyError:
         raise ValueError(f"unknown score {name!r}; choose from {sorted(SCORES)}") from None
+    return score(logits, dim)

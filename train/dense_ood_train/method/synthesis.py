@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from dense_ood_train.data.labels import IGNORE_INDEX
+from dense_ood_train.data.negatives import NegativeSource
 
 Box = tuple[int, int, int, int]  # top, left, height, width
 
@@ -106,7 +107,7 @@ def paste_patches(
 
 
 def real_negative_patches(
-    source: object, rng: np.random.Generator, n: int, patch_hw: tuple[int, int]
+    source: NegativeSource, rng: np.random.Generator, n: int, patch_hw: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """n negatives from a data.negatives source: rgb [n, 3, h, w] in [0, 1], alpha [n, 1, h, w]."""
     rgbs, alphas = [], []

@@ -39,4 +39,10 @@ def flow_architecture(config: FlowConfig) -> dict[str, object]:
 
 
 def build_flow(config: FlowConfig) -> Glow:
-    return Glow(**flow_architecture(config))
+    return Glow(
+        levels=config.levels,
+        steps_per_level=config.steps_per_level,
+        hidden=config.hidden,
+        lu=config.lu,
+        learned_prior=config.learned_prior,
+    )

@@ -13,12 +13,23 @@ The flow itself works on x - 0.5.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def modules_of(container: nn.ModuleList, kind: type[M]) -> list[M]:
+    """The items of a ModuleList as `kind` (ModuleList is not generic for the type checker)."""
+    items = [module for module in container if isinstance(module, kind)]
+    if len(items) != len(container):
+        raise TypeError(f"expected only {kind.__name__} modules")
+    return items
 
 
 def squeeze2x2(x: torch.Tensor) -> torch.Tensor:
@@ -35,8 +46,20 @@ def unsqueeze2x2(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 1, 4, 2, 5, 3).reshape(n, c // 4, h * 2, w * 2)
 
 
-class ActNorm(nn.Module):
+class InvertibleLayer(nn.Module):
+    """A bijection: `forward(x) -> (y, log|det dy/dx| per sample)` and `inverse(y) -> x`."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ActNorm(InvertibleLayer):
     """Per-channel affine layer, initialised from the first batch to zero mean and unit variance."""
+
+    initialized: torch.Tensor
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -63,8 +86,13 @@ class ActNorm(nn.Module):
         return y * torch.exp(-self.log_scale) - self.bias
 
 
-class InvConv1x1(nn.Module):
+class InvConv1x1(InvertibleLayer):
     """Invertible 1x1 convolution (Glow); `lu=True` parametrises W = P L (U + diag(s))."""
+
+    p: torch.Tensor
+    sign_s: torch.Tensor
+    lower_mask: torch.Tensor
+    eye: torch.Tensor
 
     def __init__(self, channels: int, lu: bool = False) -> None:
         super().__init__()
@@ -100,7 +128,7 @@ class InvConv1x1(nn.Module):
         return F.conv2d(y, torch.linalg.inv(weight)[:, :, None, None])
 
 
-class AffineCoupling(nn.Module):
+class AffineCoupling(InvertibleLayer):
     """Affine coupling: the second half of the channels is scaled and shifted by a small conv net
     of the first half.
 
@@ -116,7 +144,7 @@ class AffineCoupling(nn.Module):
         self.max_log_scale = max_log_scale
         out = nn.Conv2d(hidden, 2 * (channels - self.split), 3, padding=1)
         nn.init.zeros_(out.weight)
-        nn.init.zeros_(out.bias)
+        nn.init.zeros_(out.bias)  # type: ignore[arg-type]  # Conv2d(bias=True) has one
         self.net = nn.Sequential(
             nn.Conv2d(self.split, hidden, 3, padding=1),
             nn.ReLU(inplace=True),
@@ -141,7 +169,7 @@ class AffineCoupling(nn.Module):
         return torch.cat([ya, yb * torch.exp(-log_scale) - shift], dim=1)
 
 
-class FlowStep(nn.Module):
+class FlowStep(InvertibleLayer):
     """One Glow step: actnorm, invertible 1x1 convolution, affine coupling."""
 
     def __init__(self, channels: int, hidden: int, lu: bool = False) -> None:
@@ -152,13 +180,13 @@ class FlowStep(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logdet = x.new_zeros(x.shape[0])
-        for layer in self.layers:
+        for layer in modules_of(self.layers, InvertibleLayer):
             x, ld = layer(x)
             logdet = logdet + ld
         return x, logdet
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        for layer in reversed(self.layers):
+        for layer in reversed(modules_of(self.layers, InvertibleLayer)):
             y = layer.inverse(y)
         return y
 
@@ -218,7 +246,7 @@ class ConditionalGaussian(ChannelGaussian):
         self.max_log_scale = max_log_scale
         self.conv = nn.Conv2d(context_channels, 2 * channels, 3, padding=1)
         nn.init.zeros_(self.conv.weight)
-        nn.init.zeros_(self.conv.bias)
+        nn.init.zeros_(self.conv.bias)  # type: ignore[arg-type]  # Conv2d(bias=True) has one
 
     def mean_log_scale(
         self, context: torch.Tensor | None = None
@@ -258,7 +286,7 @@ class FlowLevel(nn.Module):
         """Returns (h passed to the next level, z of this level, logdet); h is z's context."""
         x = squeeze2x2(x)
         logdet = x.new_zeros(x.shape[0])
-        for step in self.steps:
+        for step in modules_of(self.steps, FlowStep):
             x, ld = step(x)
             logdet = logdet + ld
         if self.split:
@@ -266,8 +294,8 @@ class FlowLevel(nn.Module):
         return x.new_zeros(0), x, logdet
 
     def inverse(self, h: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([h, z], dim=1) if self.split else z
-        for step in reversed(self.steps):
+        x = torch.cat([h, z], dim=1) if h is not None and self.split else z
+        for step in reversed(modules_of(self.steps, FlowStep)):
             x = step.inverse(x)
         return unsqueeze2x2(x)
 
@@ -297,6 +325,9 @@ class Glow(nn.Module):
             self.levels.append(level)
             channels = level.out_channels
 
+    def _levels(self) -> list[FlowLevel]:
+        return modules_of(self.levels, FlowLevel)
+
     @property
     def scale_factor(self) -> int:
         return 2 ** len(self.levels)
@@ -313,7 +344,7 @@ class Glow(nn.Module):
         self._check_size(x.shape[2], x.shape[3])
         h = x - 0.5
         outputs = []
-        for level in self.levels:
+        for level in self._levels():
             h, z, logdet = level(h)
             outputs.append((h, z, logdet))
         return outputs
@@ -321,13 +352,17 @@ class Glow(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """x in [0, 1] -> (latents, one per level, finest first; log|det dz/dx| per sample)."""
         outputs = self._levels_forward(x)
-        return [z for _, z, _ in outputs], sum(logdet for _, _, logdet in outputs)
+        logdet = outputs[0][2]
+        for _, _, more in outputs[1:]:
+            logdet = logdet + more
+        return [z for _, z, _ in outputs], logdet
 
     def decode(self, latents: list[torch.Tensor]) -> torch.Tensor:
         """Inverse of `encode`: latents -> x in data space (not clamped to [0, 1])."""
-        h = None
-        for level, z in zip(reversed(self.levels), reversed(latents), strict=True):
+        h: torch.Tensor | None = None
+        for level, z in zip(reversed(self._levels()), reversed(latents), strict=True):
             h = level.inverse(h, z)
+        assert h is not None  # a flow has at least one level
         return h + 0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -336,7 +371,7 @@ class Glow(nn.Module):
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log density (nats) of continuous x in [0, 1], one value per sample."""
         total = x.new_zeros(x.shape[0])
-        for level, (h, z, logdet) in zip(self.levels, self._levels_forward(x), strict=True):
+        for level, (h, z, logdet) in zip(self._levels(), self._levels_forward(x), strict=True):
             total = total + logdet + level.prior.log_prob(z, h if level.split else None)
         return total
 
@@ -357,7 +392,7 @@ class Glow(nn.Module):
         """(C, H, W) of each level's latent for an image of height x width."""
         self._check_size(height, width)
         shapes = []
-        for level in self.levels:
+        for level in self._levels():
             height, width = height // 2, width // 2
             shapes.append((level.prior.channels, height, width))
         return shapes
@@ -368,11 +403,12 @@ class Glow(nn.Module):
         Differentiable in the flow's parameters: NFlowJS backpropagates the segmenter's loss
         on the pasted samples into the flow.
         """
-        h = None
+        h: torch.Tensor | None = None
         shapes = self.latent_shapes(height, width)
-        for level, (_, lh, lw) in zip(reversed(self.levels), reversed(shapes), strict=True):
+        for level, (_, lh, lw) in zip(reversed(self._levels()), reversed(shapes), strict=True):
             z = level.prior.sample(n, lh, lw, temperature, context=h)
             h = level.inverse(h, z)
+        assert h is not None  # a flow has at least one level
         return h + 0.5
 
     @torch.no_grad()

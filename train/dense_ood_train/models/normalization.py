@@ -15,6 +15,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Normalize(nn.Module):
     """RGB [N, 3, H, W] in [0, 1] -> (x - mean) / std per channel."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
     ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, cast
 
 import timm
 import torch
@@ -90,7 +91,7 @@ class LadderSegmenter(nn.Module):
         out_indices: Sequence[int] = (1, 2, 3, 4),
     ) -> None:
         super().__init__()
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if pretrained_file:
             kwargs["pretrained_cfg_overlay"] = {"file": str(pretrained_file)}
         self.backbone = timm.create_model(
@@ -100,7 +101,7 @@ class LadderSegmenter(nn.Module):
             out_indices=tuple(out_indices),
             **kwargs,
         )
-        channels = self.backbone.feature_info.channels()
+        channels = cast(Any, self.backbone).feature_info.channels()  # timm's FeatureInfo
         self.decoder = LadderDecoder(channels, decoder_width, spp)
         self.classifier = nn.Conv2d(decoder_width, num_classes, 1)
         self.num_classes = num_classes

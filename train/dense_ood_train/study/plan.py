@@ -175,11 +175,12 @@ def _comparisons(raw: Any, configs: dict[str, ConfigSpec]) -> list[Comparison]:
     result = []
     for index, item in enumerate(raw):
         item = _mapping(item, f"compare[{index}]", {"method", "against"})
-        names = [item.get("method"), *_strings(item.get("against"), f"compare[{index}].against")]
-        for name in names:
+        method = item.get("method")
+        against = _strings(item.get("against"), f"compare[{index}].against")
+        for name in (method, *against):
             if not isinstance(name, str) or name.partition("/")[0] not in configs:
                 raise StudyError(f"compare[{index}]: {name!r} must be CONFIG/SCORE of the study")
-        result.append(Comparison(method=names[0], against=tuple(names[1:])))
+        result.append(Comparison(method=str(method), against=against))
     return result
 
 

@@ -146,7 +146,8 @@ class StudyRunner:
         for worker in workers:
             worker.join()
         for stage in queue.skipped:
-            self._say(f"skipped {stage.name}: {stage.needs.name} failed")
+            needed = stage.needs.name if stage.needs else "a stage it needs"
+            self._say(f"skipped {stage.name}: {needed} failed")
 
     def _work(self, queue: _StageQueue, on_change) -> None:
         """One job slot: take the next stage whose flow is ready until none is left."""
