@@ -263,6 +263,34 @@ def test_track_defaults_and_explicit_override() -> None:
         component_metrics(score, label, 0.5, track="lane")
 
 
+def test_component_metrics_read_lazy_frames_one_at_a_time() -> None:
+    """A dataset on disk (a Sequence loading on access) is walked frame by frame, never listed
+    whole, and gives the same metrics as the frames in memory."""
+    rng = np.random.default_rng(3)
+    labels = [np.zeros((32, 32), np.uint8) for _ in range(4)]
+    for i, label in enumerate(labels):
+        label[4 + i : 14 + i, 6:18] = 1
+        label[0, :] = 255
+    scores = [(lab == 1) * 0.8 + rng.random(lab.shape) * 0.3 for lab in labels]
+
+    class Lazy:
+        def __init__(self, frames: list[np.ndarray]) -> None:
+            self.frames, self.loaded = frames, []
+
+        def __len__(self) -> int:
+            return len(self.frames)
+
+        def __getitem__(self, index: int) -> np.ndarray:
+            self.loaded.append(index)
+            return self.frames[index].copy()
+
+    lazy_scores, lazy_labels = Lazy(scores), Lazy(labels)
+    lazy = component_metrics(lazy_scores, lazy_labels, 0.6, min_pred_size=1, min_gt_size=1)
+    eager = component_metrics(scores, labels, 0.6, min_pred_size=1, min_gt_size=1)
+    assert lazy == eager and eager["num_gt_components"] == 4
+    assert lazy_scores.loaded == [0, 1, 2, 3] == lazy_labels.loaded  # each frame read once
+
+
 # --- mIoU -----------------------------------------------------------------------------------
 
 

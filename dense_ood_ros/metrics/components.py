@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels, paired_frames
+from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels, iter_paired_frames
 
 #: sIoU / PPV thresholds of the SMIYC F1; taken from numpy.linspace itself on purpose (its eighth
 #: value is 0.6000000000000001, and a literal 0.6 changes results where sIoU is exactly 0.6).
@@ -104,9 +104,8 @@ def component_metrics(
     default_pred, default_gt = TRACK_SIZES[track]
     min_pred = default_pred if min_pred_size is None else int(min_pred_size)
     min_gt = default_gt if min_gt_size is None else int(min_gt_size)
-    score_frames, label_frames = paired_frames(scores, labels)
     sious, ppvs = [], []
-    for index, (score, label) in enumerate(zip(score_frames, label_frames, strict=True)):
+    for index, (score, label) in enumerate(iter_paired_frames(scores, labels)):
         check_anomaly_labels(label, f"frame {index}", ignore_index)
         siou, ppv = frame_components(score, label, threshold, min_pred, min_gt, ignore_index)
         sious.append(siou)

@@ -6,7 +6,7 @@ Label convention (docs/method.md, "Evaluation conventions"): 0 = inlier, 1 = ano
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +23,25 @@ def as_frames(data: ArrayOrFrames, what: str) -> list[np.ndarray]:
     if not frames:
         raise ValueError(f"{what}: no frames given")
     return frames
+
+
+def iter_paired_frames(
+    scores: ArrayOrFrames, labels: ArrayOrFrames
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(score, label) per frame, one frame in memory at a time (lazy sequences stay lazy)."""
+    if isinstance(scores, np.ndarray) and scores.ndim == 2:
+        scores, labels = [scores], [np.asarray(labels)]
+    if not len(scores):
+        raise ValueError("scores: no frames given")
+    if len(scores) != len(labels):
+        raise ValueError(f"{len(scores)} score frames but {len(labels)} label frames")
+    for index in range(len(scores)):
+        score, label = np.asarray(scores[index]), np.asarray(labels[index])
+        if score.shape != label.shape:
+            raise ValueError(
+                f"frame {index}: scores {score.shape} and labels {label.shape} differ in shape"
+            )
+        yield score, label
 
 
 def paired_frames(

@@ -69,6 +69,28 @@ class _PixelStore:
         return np.fromfile(self._paths[name], dtype=np.float32)
 
 
+class _FrameSpill(Sequence[np.ndarray]):
+    """Full-resolution frames (score maps or labels) spilled to .npy files, read back one at a
+    time: component metrics walk frame by frame, so the peak is one frame, not the dataset."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._count = 0
+
+    def append(self, frame: np.ndarray) -> None:
+        np.save(self.folder / f"{self._count:06d}.npy", frame)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):  # ints only: the metrics index frame by frame
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return np.load(self.folder / f"{index:06d}.npy")
+
+
 @dataclass
 class _Collected:
     """What one pass over the benchmark gathers for the metrics."""
@@ -77,8 +99,8 @@ class _Collected:
     anomaly_frames: int = 0
     confusion: np.ndarray | None = None
     miou_note: str | None = None
-    component_scores: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    component_labels: list[np.ndarray] = field(default_factory=list)
+    component_scores: dict[str, _FrameSpill] = field(default_factory=dict)
+    component_labels: _FrameSpill | None = None
     samples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
@@ -106,14 +128,17 @@ def _collect(
     total: int,
     scores: Sequence[str],
     store: _PixelStore,
-    keep_components: bool,
+    component_dir: Path | None,
     samples: int,
 ) -> _Collected:
     from tqdm import tqdm
 
     contract = pipeline.contract
     num_classes = contract.num_classes
-    collected = _Collected(component_scores={name: [] for name in scores})
+    collected = _Collected()
+    if component_dir is not None:
+        collected.component_scores = {name: _FrameSpill(component_dir / name) for name in scores}
+        collected.component_labels = _FrameSpill(component_dir / "labels")
     for frame in tqdm(frames, total=total, desc="evaluate", unit="frame"):
         result = pipeline.process(frame.image, color=False, overlay=False, extra_scores=True)
         maps = {contract.score: result.score, **result.extra_scores}
@@ -146,7 +171,7 @@ def _collect(
         check_anomaly_labels(label, f"frame {frame.name}")
         collected.anomaly_frames += 1
         store.add(label, maps)
-        if keep_components:
+        if collected.component_labels is not None:
             collected.component_labels.append(label)
             for name in scores:
                 collected.component_scores[name].append(maps[name])
@@ -192,14 +217,15 @@ def evaluate(
     frames = itertools.islice(iter(bench), total)
     with tempfile.TemporaryDirectory(prefix="pixels_", dir=spill_dir) as spill:
         store = _PixelStore(Path(spill), chosen)
-        collected = _collect(pipeline, frames, total, chosen, store, track is not None, samples)
+        component_dir = Path(spill) / "components" if track is not None else None
+        collected = _collect(pipeline, frames, total, chosen, store, component_dir, samples)
         labels = store.labels()
         per_score: dict[str, dict[str, Any]] = {}
         for name in chosen if collected.anomaly_frames else ():
             result = pixel_metrics(store.scores(name), labels, curve_points=CURVE_POINTS)
-            if track is not None:
+            if track is not None and collected.component_labels is not None:
                 result["components"] = component_metrics(
-                    collected.component_scores.pop(name),
+                    collected.component_scores[name],
                     collected.component_labels,
                     result["best_f1_threshold"],
                     track=track,
