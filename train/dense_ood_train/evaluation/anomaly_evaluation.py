@@ -23,6 +23,7 @@ import numpy as np
 
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.metrics import check_anomaly_labels
+from dense_ood_ros.metrics.spill import ScoredFrames
 from dense_ood_ros.model.contract import KNOWN_SCORES
 
 ONNX_SUFFIX = ".onnx"
@@ -40,57 +41,6 @@ class EvaluationError(DenseOodError, ValueError):
 # --- evaluation ------------------------------------------------------------------------------
 
 
-class _PixelStore:
-    """Non-void labels and scores, spilled to raw files so long benchmarks stay out of memory.
-
-    Pixel metrics need only non-void pixels; each score is read back alone when its metrics are
-    computed, so the peak is one score's pixels rather than all of them.
-    """
-
-    def __init__(self, folder: Path, scores: Sequence[str]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self._paths = {name: folder / f"{name}.f32" for name in scores}
-        self._labels_path = folder / "labels.u8"
-        for path in [*self._paths.values(), self._labels_path]:
-            path.write_bytes(b"")
-
-    def add(self, label: np.ndarray, scores: dict[str, np.ndarray]) -> None:
-        valid = label != 255
-        with self._labels_path.open("ab") as f:
-            label[valid].astype(np.uint8).tofile(f)
-        for name, path in self._paths.items():
-            with path.open("ab") as f:
-                scores[name][valid].astype(np.float32).tofile(f)
-
-    def labels(self) -> np.ndarray:
-        return np.fromfile(self._labels_path, dtype=np.uint8)
-
-    def scores(self, name: str) -> np.ndarray:
-        return np.fromfile(self._paths[name], dtype=np.float32)
-
-
-class _FrameSpill(Sequence[np.ndarray]):
-    """Full-resolution frames (score maps or labels) spilled to .npy files, read back one at a
-    time: component metrics walk frame by frame, so the peak is one frame, not the dataset."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self._count = 0
-
-    def append(self, frame: np.ndarray) -> None:
-        np.save(self.folder / f"{self._count:06d}.npy", frame)
-        self._count += 1
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, index):  # ints only: the metrics index frame by frame
-        if not 0 <= index < self._count:
-            raise IndexError(index)
-        return np.load(self.folder / f"{index:06d}.npy")
-
-
 @dataclass
 class _Collected:
     """What one pass over the benchmark gathers for the metrics."""
@@ -99,8 +49,6 @@ class _Collected:
     anomaly_frames: int = 0
     confusion: np.ndarray | None = None
     miou_note: str | None = None
-    component_scores: dict[str, _FrameSpill] = field(default_factory=dict)
-    component_labels: _FrameSpill | None = None
     samples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
@@ -127,8 +75,7 @@ def _collect(
     frames,
     total: int,
     scores: Sequence[str],
-    store: _PixelStore,
-    component_dir: Path | None,
+    scored: ScoredFrames,
     samples: int,
 ) -> _Collected:
     from tqdm import tqdm
@@ -136,9 +83,6 @@ def _collect(
     contract = pipeline.contract
     num_classes = contract.num_classes
     collected = _Collected()
-    if component_dir is not None:
-        collected.component_scores = {name: _FrameSpill(component_dir / name) for name in scores}
-        collected.component_labels = _FrameSpill(component_dir / "labels")
     for frame in tqdm(frames, total=total, desc="evaluate", unit="frame"):
         result = pipeline.process(frame.image, color=False, overlay=False, extra_scores=True)
         maps = {contract.score: result.score, **result.extra_scores}
@@ -170,11 +114,7 @@ def _collect(
             )
         check_anomaly_labels(label, f"frame {frame.name}")
         collected.anomaly_frames += 1
-        store.add(label, maps)
-        if collected.component_labels is not None:
-            collected.component_labels.append(label)
-            for name in scores:
-                collected.component_scores[name].append(maps[name])
+        scored.add(label, maps)
         if len(collected.samples) < samples:
             collected.samples.append((frame.name, frame.image, maps[scores[0]], label))
     return collected
@@ -196,10 +136,8 @@ def evaluate(
     """Run `model` (an engine file) over `benchmark` and return the report dict."""
     from dense_ood_ros.engine import load_engine
     from dense_ood_ros.metrics import (
-        component_metrics,
         iou_from_confusion,
         miou_over_gt_classes,
-        pixel_metrics,
     )
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
     from dense_ood_train.benchmarks import open_benchmark
@@ -216,21 +154,9 @@ def evaluate(
     total = len(bench) if max_frames is None else min(len(bench), max_frames)
     frames = itertools.islice(iter(bench), total)
     with tempfile.TemporaryDirectory(prefix="pixels_", dir=spill_dir) as spill:
-        store = _PixelStore(Path(spill), chosen)
-        component_dir = Path(spill) / "components" if track is not None else None
-        collected = _collect(pipeline, frames, total, chosen, store, component_dir, samples)
-        labels = store.labels()
-        per_score: dict[str, dict[str, Any]] = {}
-        for name in chosen if collected.anomaly_frames else ():
-            result = pixel_metrics(store.scores(name), labels, curve_points=CURVE_POINTS)
-            if track is not None and collected.component_labels is not None:
-                result["components"] = component_metrics(
-                    collected.component_scores[name],
-                    collected.component_labels,
-                    result["best_f1_threshold"],
-                    track=track,
-                )
-            per_score[name] = result
+        scored = ScoredFrames(Path(spill), chosen, track)
+        collected = _collect(pipeline, frames, total, chosen, scored, samples)
+        per_score = scored.metrics(curve_points=CURVE_POINTS)
     report: dict[str, Any] = {
         "benchmark": benchmark,
         "root": root,

@@ -1,0 +1,187 @@
+"""Camera frames and anomaly labels out of recorded bags, read with the `rosbags` library.
+
+What teams record: rosbag2 folders (MCAP or SQLite3, per-message or per-file zstd), a single
+`.mcap` or `.db3` file, a folder holding only a `.db3` of the early schema (no metadata.yaml),
+and ROS 1 `.bag` files. Message definitions come from the bag where it carries them (MCAP,
+ROS 1), else from the Humble definitions (sensor_msgs/Image and CompressedImage are the same in
+Humble and Jazzy). Type names written without `/msg/` (`sensor_msgs/Image`) are read as the
+`/msg/` ones. Depth images (16UC1, 32FC1, compressedDepth) are cameras for a depth node, not for
+this one: they are skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.ros.topics import COMPRESSED_SUFFIX
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+CAMERA_TYPES = (IMAGE, COMPRESSED)
+DEPTH_ENCODINGS = ("16UC1", "16SC1", "32FC1", "64FC1")
+
+
+class BagError(DenseOodError, ValueError):
+    """A bag that cannot be replayed: missing, corrupt, empty, or without the asked topics."""
+
+
+def normalise_type(msgtype: str) -> str:
+    """'sensor_msgs/Image' -> 'sensor_msgs/msg/Image' (older writers drop the `msg` part)."""
+    package, _, name = msgtype.partition("/")
+    if name and "/" not in name:
+        return f"{package}/msg/{name}"
+    return msgtype
+
+
+def normalise_topic(topic: str) -> str:
+    """Topics recorded without their leading slash are global ones: '/' + topic."""
+    return topic if topic.startswith("/") else f"/{topic}"
+
+
+def camera_of(topic: str, msgtype: str) -> str:
+    """The camera topic a frame belongs to: a compressed topic's raw sibling (image_transport's
+    naming), so outputs land where the live node with `compressed: true` puts them."""
+    suffix = f"/{COMPRESSED_SUFFIX}"
+    if msgtype == COMPRESSED and topic.endswith(suffix):
+        return topic[: -len(suffix)]
+    return topic
+
+
+def is_depth(msg: Any, msgtype: str) -> bool:
+    """A depth image rather than a camera image (by encoding, or compressedDepth's format)."""
+    if msgtype == IMAGE:
+        return str(msg.encoding) in DEPTH_ENCODINGS
+    fmt = str(msg.format)
+    return "compressedDepth" in fmt or fmt.split(";")[0].strip() in DEPTH_ENCODINGS
+
+
+def stamp_ns(msg: Any) -> int:
+    """The header stamp in nanoseconds."""
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def bag_sources(path: Path) -> list[Path]:
+    """What rosbags opens for `path`: a rosbag2 folder, a single file, or the storage files of a
+    folder that lacks metadata.yaml (early SQLite3 bags)."""
+    if not path.exists():
+        raise BagError(f"{path}: no such bag")
+    if path.is_file() or (path / "metadata.yaml").is_file():
+        return [path]
+    files = sorted([*path.glob("*.db3"), *path.glob("*.mcap")])
+    if not files:
+        raise BagError(f"{path}: not a bag (no metadata.yaml, .db3, .mcap or .bag)")
+    return files
+
+
+@dataclass
+class CameraFrame:
+    """One camera message of a bag, deserialised."""
+
+    topic: str  # as recorded, with a leading slash
+    camera: str  # the camera topic its outputs belong to
+    msgtype: str
+    log_time_ns: int
+    msg: Any
+    raw: bytes  # the serialised message (for --copy-inputs)
+
+
+@dataclass
+class BagContents:
+    """What one pass over a bag's connections found."""
+
+    cameras: dict[str, str] = field(default_factory=dict)  # topic -> message type
+    other: dict[str, str] = field(default_factory=dict)
+
+
+class BagReader:
+    """A readable bag (context manager): its camera topics, labels and frames in log order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reader: Any = None
+
+    def __enter__(self) -> BagReader:
+        from rosbags.highlevel import AnyReader
+        from rosbags.typesys import Stores, get_typestore
+
+        self._typestore = get_typestore(Stores.ROS2_HUMBLE)
+        try:
+            self._reader = AnyReader(bag_sources(self.path), default_typestore=self._typestore)
+            self._reader.open()
+        except BagError:
+            raise
+        except Exception as exc:  # rosbags raises its own and sqlite/mcap errors for bad files
+            raise BagError(f"{self.path}: not a readable bag ({first_line(exc)})") from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def contents(self) -> BagContents:
+        found = BagContents()
+        for connection in self._reader.connections:
+            topic, msgtype = normalise_topic(connection.topic), normalise_type(connection.msgtype)
+            (found.cameras if msgtype in CAMERA_TYPES else found.other)[topic] = msgtype
+        return found
+
+    def _connections(self, topics: Sequence[str]) -> list[Any]:
+        wanted = set(topics)
+        return [c for c in self._reader.connections if normalise_topic(c.topic) in wanted]
+
+    def _deserialize(self, raw: bytes, connection: Any) -> Any:
+        msgtype = normalise_type(connection.msgtype)
+        try:
+            if msgtype == connection.msgtype:
+                return self._reader.deserialize(raw, connection.msgtype)
+            return self._typestore.deserialize_cdr(raw, msgtype)
+        except Exception as exc:
+            raise BagError(
+                f"{self.path}: a {msgtype} message on {connection.topic} does not deserialise "
+                f"({first_line(exc)})"
+            ) from exc
+
+    def messages(self, topics: Sequence[str]) -> Iterator[CameraFrame]:
+        """Every message of `topics` in log-time order."""
+        connections = self._connections(topics)
+        try:
+            for connection, log_time, raw in self._reader.messages(connections=connections):
+                msgtype = normalise_type(connection.msgtype)
+                topic = normalise_topic(connection.topic)
+                msg = self._deserialize(raw, connection)
+                yield CameraFrame(topic, camera_of(topic, msgtype), msgtype, log_time, msg, raw)
+        except BagError:
+            raise
+        except Exception as exc:  # a truncated chunk or a corrupt page, found mid-bag
+            raise BagError(f"{self.path}: cannot read on ({first_line(exc)})") from exc
+
+
+def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:
+    """Anomaly labels (mono8, 0 / 1 / 255) of a labels topic by header stamp."""
+    from dense_ood_ros.metrics import check_anomaly_labels
+
+    labels: dict[int, np.ndarray] = {}
+    for frame in reader.messages([topic]):
+        msg = frame.msg
+        if frame.msgtype != IMAGE or msg.encoding != "mono8":
+            encoding = getattr(msg, "encoding", getattr(msg, "format", "?"))
+            raise BagError(
+                f"labels topic {topic}: expected mono8 sensor_msgs/Image labels "
+                f"(0 inlier, 1 anomaly, 255 void), got {frame.msgtype} {encoding!r}"
+            )
+        data = np.frombuffer(bytes(msg.data), np.uint8)
+        if msg.step < msg.width or data.size < msg.step * msg.height:
+            raise BagError(f"labels topic {topic}: a label image is shorter than step * height")
+        label = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width]
+        try:
+            check_anomaly_labels(label, f"labels topic {topic}")
+        except DenseOodError as exc:
+            raise BagError(str(exc)) from exc
+        labels[stamp_ns(msg)] = label.copy()
+    return labels
