@@ -131,6 +131,10 @@ class BagReader:
             (found.cameras if msgtype in CAMERA_TYPES else found.other)[topic] = msgtype
         return found
 
+    def count(self, topics: Sequence[str]) -> int:
+        """How many messages `topics` hold (from the bag's index)."""
+        return sum(int(c.msgcount) for c in self._connections(topics))
+
     def _connections(self, topics: Sequence[str]) -> list[Any]:
         wanted = set(topics)
         return [c for c in self._reader.connections if normalise_topic(c.topic) in wanted]

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 COMMANDS: dict[str, str] = {
     "bench": "dense_ood_ros.tools.bench",
     "demo": "dense_ood_ros.tools.demo",
+    "replay": "dense_ood_ros.tools.replay",
+    "make-sample-bag": "dense_ood_ros.tools.sample_bag",
 }
 
 

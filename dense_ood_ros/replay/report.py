@@ -1,0 +1,130 @@
+"""The replay's report folder: report.json, report.md, PR and ROC curves, sample overlays."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dense_ood_ros.replay.session import ReplayResult
+
+REPORT_FILES = ("report.json", "report.md", "pr.png", "roc.png")
+STAGE_ORDER = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "write")
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(array.mean()),
+        "p50": float(np.percentile(array, 50)),
+        "p95": float(np.percentile(array, 95)),
+        "max": float(array.max()),
+    }
+
+
+def _finite(value: Any) -> Any:
+    """NaN and inf -> None, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str) -> dict:
+    """Everything the report says, as plain JSON-ready values (curves left out)."""
+    metrics = {
+        name: {k: v for k, v in m.items() if k != "curves"} for name, m in result.metrics.items()
+    }
+    ratio = result.frames_per_s / result.engine_frames_per_s
+    return _finite({
+        "inputs": inputs,
+        "output_bag": output,
+        "model": model,
+        "score": result.score_name,
+        "frames_in": result.frames_in,
+        "frames_processed": result.processed,
+        "frames_skipped": dict(result.skipped),
+        "frames_per_camera": dict(result.per_camera),
+        "frames_labelled": result.labelled,
+        "frames_without_labels": result.unlabelled,
+        "messages_written": result.messages_written,
+        "stopped_by_error": result.error,
+        "wall_s": result.wall_s,
+        "replay_frames_per_s": result.frames_per_s,
+        "engine_only_frames_per_s": result.engine_frames_per_s,
+        "replay_over_engine_throughput": ratio,
+        "stages_ms": {k: _percentiles(v) for k, v in result.stages_ms.items() if v},
+        "metrics": metrics,
+    })  # fmt: skip
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}"
+
+
+def markdown(report: dict) -> str:
+    """report.md: counts, throughput, per-stage latency, and the metrics table."""
+    lines = [
+        f"**replay** of {', '.join(report['inputs'])} with {report['model']} -> "
+        f"{report['output_bag']}",
+        "",
+        f"- frames: {report['frames_in']} camera messages, {report['frames_processed']} "
+        f"processed, skipped: {report['frames_skipped'] or 'none'}",
+        f"- per camera: {report['frames_per_camera']}",
+        f"- labels: {report['frames_labelled']} frames scored, "
+        f"{report['frames_without_labels']} without a label",
+        f"- throughput: {report['replay_frames_per_s'] or 0:.1f} frames/s replayed, "
+        f"{report['engine_only_frames_per_s'] or 0:.1f} frames/s engine alone on the same frames "
+        f"(ratio {report['replay_over_engine_throughput'] or 0:.2f})",
+    ]
+    if report["stopped_by_error"]:
+        lines.append(f"- **stopped early**: {report['stopped_by_error']}")
+    lines += ["", "| stage | mean ms | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
+    stages = report["stages_ms"]
+    for name in [*STAGE_ORDER, "total"]:
+        if name in stages:
+            s = stages[name]
+            lines.append(f"| {name} | {s['mean']:.2f} | {s['p50']:.2f} | {s['p95']:.2f} | "
+                         f"{s['max']:.2f} |")  # fmt: skip
+    for name, m in report["metrics"].items():
+        c = m.get("components", {})
+        lines += [
+            "",
+            f"Metrics of `{name}` over {report['frames_labelled']} labelled frames (exact pixel "
+            "metrics, %; SMIYC anomaly-track components at the best-F1 threshold):",
+            "",
+            "| AP | FPR95 | AUROC | best F1 | sIoU | PPV | mean F1 |",
+            "|---|---|---|---|---|---|---|",
+            f"| {_pct(m['ap'])} | {_pct(m['fpr95'])} | {_pct(m['auroc'])} | {_pct(m['best_f1'])} "
+            f"| {_pct(c.get('siou'))} | {_pct(c.get('ppv'))} | {_pct(c.get('mean_f1'))} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: ReplayResult, folder: Path, report: dict) -> str:
+    """Write the report folder; returns report.md's text."""
+    import cv2
+
+    from dense_ood_ros.metrics.plots import plot_pr_curves, plot_roc_curves
+
+    folder.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    (folder / "report.md").write_text(text)
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if result.metrics:
+        title = f"replay ({result.labelled} labelled frames)"
+        plot_pr_curves(result.metrics, folder / "pr.png", title)
+        plot_roc_curves(result.metrics, folder / "roc.png", title)
+    for index, (camera, rgb, overlay) in enumerate(result.samples):
+        image = overlay if overlay is not None else rgb
+        name = camera.strip("/").replace("/", "_") or "camera"
+        path = folder / "overlays" / f"{index:02d}_{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return text

@@ -1,0 +1,346 @@
+"""One replay: bags in, the node's pipeline on every camera frame, a mask bag and metrics out.
+
+The frames go through the same decoding (`codec.messages`) and the same `Pipeline` as the live
+node, one after another in log-time order across all cameras of a bag. Frames that cannot be
+used (depth images, undecodable data) are skipped and counted by reason. Anomaly labels, when a
+labels topic is given, are matched to frames by header stamp; frames without a label are
+counted, not scored, and the metrics pool every labelled frame of every bag.
+"""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from dense_ood_ros.codec.image_codec import ImageDecodeError
+from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
+from dense_ood_ros.replay.bag_input import (
+    COMPRESSED,
+    BagError,
+    BagReader,
+    CameraFrame,
+    is_depth,
+    normalise_topic,
+    read_labels,
+    stamp_ns,
+)
+from dense_ood_ros.replay.bag_output import MaskBagWriter
+
+T = TypeVar("T")
+#: Component metrics use the SMIYC anomaly track's size filters.
+COMPONENT_TRACK = "anomaly"
+CURVE_POINTS = 400
+ENGINE_SAMPLE_FRAMES = 32  # model inputs kept to time the engine alone
+QUEUE_DEPTH = 4  # frames read ahead of the engine, and results waiting to be written
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+def _put(items: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Put unless told to stop (a bounded queue whose reader went away)."""
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
+    """The items of `items`, produced by a thread up to `depth` ahead of the consumer, so that
+    reading and decoding a bag overlap the engine (which releases the GIL); a producer's
+    exception is raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(ready, item, stop):
+                    return
+            _put(ready, end, stop)
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(ready, _Failure(exc), stop)
+
+    thread = threading.Thread(target=produce, name="replay_reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class WriteBehind:
+    """Serialises and writes results on a thread of its own; `close()` waits and re-raises."""
+
+    def __init__(self, writer: MaskBagWriter, laps: Callable[[float], None]) -> None:
+        self._writer = writer
+        self._laps = laps
+        self._pending: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="replay_writer", daemon=True)
+        self._thread.start()
+
+    def put(self, frame: CameraFrame, result: FrameResult) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pending.put((frame, result))
+
+    def _work(self) -> None:
+        while (item := self._pending.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure
+            try:
+                start = time.perf_counter()
+                self._writer.write(*item)
+                self._laps((time.perf_counter() - start) * 1e3)
+            except BaseException as exc:
+                self._error = exc
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+@dataclass
+class ReplayOptions:
+    """What `dense-ood replay` was asked to do."""
+
+    bags: Sequence[Path]
+    output: Path
+    topics: Sequence[str] | None = None  # None: every camera topic of the bags
+    labels_topic: str | None = None
+    max_frames: int | None = None
+    storage: str = "mcap"
+    copy_inputs: bool = False
+    color: bool = True
+    overlay: bool = True
+    samples: int = 4  # overlay frames kept for the report
+
+
+@dataclass
+class ReplayResult:
+    """Counts, timings and (with labels) metrics of a replay."""
+
+    frames_in: int = 0
+    processed: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> frames
+    per_camera: Counter = field(default_factory=Counter)  # camera topic -> frames processed
+    labelled: int = 0
+    unlabelled: int = 0
+    messages_written: int = 0
+    wall_s: float = 0.0
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)
+    engine_only_ms: list[float] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # score name -> metrics
+    score_name: str = ""
+    samples: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    error: str | None = None  # a mid-bag error: what came before it is kept
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.processed / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def engine_frames_per_s(self) -> float:
+        if not self.engine_only_ms:
+            return float("nan")
+        return 1000.0 / float(np.mean(self.engine_only_ms))
+
+
+def _decoded(
+    frames: Iterator[CameraFrame],
+) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
+    """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
+    for frame in frames:
+        if is_depth(frame.msg, frame.msgtype):
+            yield frame, "depth image", 0.0
+            continue
+        start = time.perf_counter()
+        try:
+            rgb: np.ndarray | str = decode_frame(frame)
+        except ImageDecodeError as exc:
+            rgb = f"not decodable: {exc}"
+        yield frame, rgb, (time.perf_counter() - start) * 1e3
+
+
+def decode_frame(frame: CameraFrame) -> np.ndarray:
+    """RGB of a camera message, decoded as the live node decodes it."""
+    from dense_ood_ros.codec.messages import rgb_from_compressed_msg, rgb_from_image_msg
+
+    if frame.msgtype == COMPRESSED:
+        return rgb_from_compressed_msg(frame.msg)
+    return rgb_from_image_msg(frame.msg)
+
+
+class ReplaySession:
+    """Runs `options` through `pipeline`; `run()` returns the ReplayResult."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        options: ReplayOptions,
+        progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.progress = progress
+        self.result = ReplayResult(score_name=pipeline.contract.score)
+        self._engine_inputs: list[np.ndarray] = []
+
+    def _topics(self, reader: BagReader) -> list[str]:
+        """The camera topics to replay in this bag; BagError for asked topics it lacks."""
+        cameras = reader.contents().cameras
+        labels = normalise_topic(self.options.labels_topic) if self.options.labels_topic else None
+        if self.options.topics is None:
+            topics = [t for t in cameras if t != labels]
+            if not topics:
+                raise BagError(f"{reader.path}: no sensor_msgs Image or CompressedImage topic")
+            return topics
+        wanted = [normalise_topic(t) for t in self.options.topics]
+        missing = [t for t in wanted if t not in cameras]
+        if missing:
+            raise BagError(
+                f"{reader.path}: no camera topic {missing[0]} (camera topics: "
+                f"{', '.join(cameras) or 'none'})"
+            )
+        return wanted
+
+    def check(self) -> None:
+        """Before anything is written: every bag opens and has the topics asked for."""
+        for bag in self.options.bags:
+            with BagReader(bag) as reader:
+                self._topics(reader)
+                self._labels_topic(reader)
+
+    def _labels_topic(self, reader: BagReader) -> str | None:
+        if not self.options.labels_topic:
+            return None
+        topic = normalise_topic(self.options.labels_topic)
+        contents = reader.contents()
+        if topic not in contents.cameras and topic not in contents.other:
+            raise BagError(f"{reader.path}: no labels topic {topic}")
+        return topic
+
+    def run(self) -> ReplayResult:
+        """Replay every bag into one output bag; a mid-bag error ends the replay but keeps what
+        was written (the error is in `result.error`)."""
+        from dense_ood_ros.metrics.spill import ScoredFrames
+
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="dense_ood_replay_") as spill:
+            scored = ScoredFrames(Path(spill), [self.result.score_name], COMPONENT_TRACK)
+            with MaskBagWriter(
+                self.options.output, self.options.storage, self.options.copy_inputs
+            ) as writer:
+                try:
+                    for bag in self.options.bags:
+                        if self._done():
+                            break
+                        self._replay_bag(bag, writer, scored)
+                except BagError as exc:
+                    self.result.error = str(exc)
+                self.result.messages_written = writer.messages
+            self.result.wall_s = time.perf_counter() - started
+            self.result.metrics = scored.metrics(curve_points=CURVE_POINTS)
+        self._time_engine_alone()
+        return self.result
+
+    def _done(self) -> bool:
+        limit = self.options.max_frames
+        return limit is not None and self.result.processed >= limit
+
+    def _replay_bag(self, bag: Path, writer: MaskBagWriter, scored: Any) -> None:
+        with BagReader(bag) as reader:
+            topics = self._topics(reader)
+            labels_topic = self._labels_topic(reader)
+            labels = read_labels(reader, labels_topic) if labels_topic else {}
+            total = reader.count(topics)
+            frames = in_background(_decoded(reader.messages(topics)))
+            if self.progress is not None:
+                frames = self.progress(frames, total)
+            write_behind = WriteBehind(writer, self._stage("write"))
+            try:
+                for frame, rgb, decode_ms in frames:
+                    if self._done():
+                        break
+                    self._replay_frame(frame, rgb, decode_ms, write_behind, scored, labels)
+            finally:
+                write_behind.close()
+
+    def _stage(self, name: str) -> Callable[[float], None]:
+        return self.result.stages_ms.setdefault(name, []).append
+
+    def _replay_frame(
+        self,
+        frame: CameraFrame,
+        rgb: np.ndarray | str,
+        decode_ms: float,
+        writer: WriteBehind,
+        scored: Any,
+        labels: dict,
+    ) -> None:
+        result = self.result
+        result.frames_in += 1
+        if isinstance(rgb, str):  # why the frame is skipped
+            result.skipped[rgb] += 1
+            return
+        processed = self.pipeline.process(
+            rgb, color=self.options.color, overlay=self.options.overlay
+        )
+        writer.put(frame, processed)
+        self._record(frame, rgb, processed, {"decode": decode_ms})
+        label = labels.get(stamp_ns(frame.msg))
+        if not labels:
+            return
+        if label is None:
+            result.unlabelled += 1
+            return
+        if label.shape != processed.score.shape:
+            raise BagError(
+                f"labels for {frame.topic} at stamp {stamp_ns(frame.msg)} are {label.shape}, "
+                f"the image is {processed.score.shape}"
+            )
+        scored.add(label, {result.score_name: processed.score})
+        result.labelled += 1
+
+    def _record(
+        self, frame: CameraFrame, rgb: np.ndarray, processed: FrameResult, laps: dict
+    ) -> None:
+        result = self.result
+        result.processed += 1
+        result.per_camera[frame.camera] += 1
+        for stage, ms in {**processed.timings_ms, **laps}.items():
+            result.stages_ms.setdefault(stage, []).append(ms)
+        if len(self._engine_inputs) < ENGINE_SAMPLE_FRAMES:
+            self._engine_inputs.append(resize_to(rgb, self.pipeline.contract.input_hw))
+        if len(result.samples) < self.options.samples:
+            result.samples.append((frame.camera, rgb, processed.overlay))
+
+    def _time_engine_alone(self) -> None:
+        """Engine-only time per frame on the replay's own frames (resized as the pipeline does)."""
+        engine = self.pipeline.engine
+        for model_input in self._engine_inputs:
+            start = time.perf_counter()
+            engine.infer(model_input[None], extra_scores=False)
+            self.result.engine_only_ms.append((time.perf_counter() - start) * 1e3)

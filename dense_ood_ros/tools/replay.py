@@ -1,0 +1,131 @@
+"""Replay recorded drives through the node's pipeline: bags in, mask bag and metrics out.
+
+Reads rosbag2 (MCAP, SQLite3, single .mcap/.db3 files, zstd-compressed) and ROS 1 .bag files
+with `rosbags`, runs every sensor_msgs Image and CompressedImage frame of the chosen cameras
+through the same decoding and pipeline as the live node, and writes the node's five mask topics
+per camera (same names, same header stamps) to OUT_BAG. With --labels-topic (mono8: 0 inlier,
+1 anomaly, 255 void, matched to frames by header stamp) it computes the exact pixel metrics and
+the SMIYC component metrics over all bags; --report DIR holds report.json, report.md, PR and
+ROC curves and sample overlays. No ROS installation is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.tools.outputs import OutputExistsError, check_output_folder
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dense_ood_ros.engine import BACKENDS
+    from dense_ood_ros.model.bundled import default_demo_model
+    from dense_ood_ros.replay.bag_output import STORAGES
+
+    parser.add_argument("bags", nargs="+", type=Path, metavar="IN_BAG", help="bags to replay")
+    parser.add_argument(
+        "--model", type=Path, default=default_demo_model(), help="contract-1 model (.onnx)"
+    )
+    parser.add_argument("--output", required=True, type=Path, help="output bag folder")
+    parser.add_argument(
+        "--topics",
+        nargs="+",
+        default=None,
+        metavar="T",
+        help="camera topics to replay (default: every Image and CompressedImage topic)",
+    )
+    parser.add_argument("--labels-topic", default=None, help="mono8 anomaly labels topic")
+    parser.add_argument("--report", type=Path, default=None, help="folder for the report")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    parser.add_argument("--storage", choices=STORAGES, default="mcap", help="output storage")
+    parser.add_argument(
+        "--copy-inputs", action="store_true", help="also copy the camera topics into OUT_BAG"
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="anomaly threshold (default: the model's)"
+    )
+    parser.add_argument("--no-color", action="store_true", help="skip semantic_color")
+    parser.add_argument("--no-overlay", action="store_true", help="skip overlay")
+    parser.add_argument("--samples", type=int, default=4, help="overlay frames saved in the report")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output bag and report"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fail(message: str) -> int:
+    print(f"dense-ood replay: error: {message}", file=sys.stderr)
+    return 2
+
+
+def prepare_output_bag(path: Path, overwrite: bool) -> None:
+    """A new bag folder at `path`: refuse an existing one unless `overwrite` (and then only
+    replace what is a bag, never an arbitrary folder)."""
+    if not path.exists():
+        return
+    if not overwrite:
+        raise OutputExistsError(f"--output {path} exists; pass --overwrite to replace it")
+    looks_like_bag = path.is_dir() and (
+        (path / "metadata.yaml").exists() or any(path.glob("*.mcap")) or any(path.glob("*.db3"))
+    )
+    if not looks_like_bag:
+        raise OutputExistsError(f"--output {path} exists and is not a bag; not replacing it")
+    shutil.rmtree(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dense_ood_ros.engine import load_engine
+    from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.replay.report import report_dict, write_report
+    from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
+
+    if args.max_frames is not None and args.max_frames <= 0:
+        return _fail("--max-frames must be > 0")
+    options = ReplayOptions(
+        bags=args.bags,
+        output=args.output,
+        topics=args.topics,
+        labels_topic=args.labels_topic,
+        max_frames=args.max_frames,
+        storage=args.storage,
+        copy_inputs=args.copy_inputs,
+        color=not args.no_color,
+        overlay=not args.no_overlay,
+        samples=args.samples,
+    )
+    try:
+        if args.report is not None:
+            check_output_folder(args.report, args.overwrite, "--report")
+        pipeline = Pipeline(load_engine(args.model, args.backend), args.threshold)
+        session = ReplaySession(pipeline, options, None if args.no_progress else _progress)
+        session.check()
+        prepare_output_bag(args.output, args.overwrite)
+        result = session.run()
+        report = report_dict(result, [str(b) for b in args.bags], str(args.output), str(args.model))
+        text = write_report(result, args.report, report) if args.report else None
+    except (DenseOodError, OSError) as exc:
+        return _fail(str(exc))
+    print(text if text is not None else _summary(report))
+    print(f"wrote {args.output}" + (f" and {args.report}/" if args.report else ""))
+    if result.error:
+        print(
+            f"dense-ood replay: error: {result.error} (frames before it are kept)", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _progress(frames, total: int):
+    from tqdm import tqdm
+
+    return tqdm(frames, total=total, desc="replay", unit="frame", disable=None)
+
+
+def _summary(report: dict) -> str:
+    from dense_ood_ros.replay.report import markdown
+
+    return markdown(report)
