@@ -108,11 +108,19 @@ class BagReader:
 
     def __enter__(self) -> BagReader:
         from rosbags.highlevel import AnyReader
+        from rosbags.rosbag2 import Reader
         from rosbags.typesys import Stores, get_typestore
 
         self._typestore = get_typestore(Stores.ROS2_HUMBLE)
+        sources = bag_sources(self.path)
+        self._ros1 = sources[0].suffix == ".bag"
         try:
-            self._reader = AnyReader(bag_sources(self.path), default_typestore=self._typestore)
+            # ROS 1 bags need AnyReader's ROS 1 deserialisation; rosbag2 bags are read at the
+            # storage level, because AnyReader refuses type names without `/msg/`
+            if self._ros1:
+                self._reader = AnyReader(sources, default_typestore=self._typestore)
+            else:
+                self._reader = _Rosbag2Files([Reader(source) for source in sources])
             self._reader.open()
         except BagError:
             raise
@@ -142,7 +150,7 @@ class BagReader:
     def _deserialize(self, raw: bytes, connection: Any) -> Any:
         msgtype = normalise_type(connection.msgtype)
         try:
-            if msgtype == connection.msgtype:
+            if self._ros1:
                 return self._reader.deserialize(raw, connection.msgtype)
             return self._typestore.deserialize_cdr(raw, msgtype)
         except Exception as exc:
@@ -154,6 +162,8 @@ class BagReader:
     def messages(self, topics: Sequence[str]) -> Iterator[CameraFrame]:
         """Every message of `topics` in log-time order."""
         connections = self._connections(topics)
+        if not connections:  # rosbags reads every connection when given none
+            return
         try:
             for connection, log_time, raw in self._reader.messages(connections=connections):
                 msgtype = normalise_type(connection.msgtype)
@@ -164,6 +174,37 @@ class BagReader:
             raise
         except Exception as exc:  # a truncated chunk or a corrupt page, found mid-bag
             raise BagError(f"{self.path}: cannot read on ({first_line(exc)})") from exc
+
+
+class _Rosbag2Files:
+    """The storage files of one rosbag2 bag (or lone .db3/.mcap files) read as one, in log
+    order: the part of rosbags' AnyReader this replay needs, without its type registration."""
+
+    def __init__(self, readers: list[Any]) -> None:
+        self.readers = readers
+
+    def open(self) -> None:
+        for reader in self.readers:
+            reader.open()
+
+    def close(self) -> None:
+        for reader in self.readers:
+            reader.close()
+
+    @property
+    def connections(self) -> list[Any]:
+        return [c for reader in self.readers for c in reader.connections]
+
+    def messages(self, connections: Sequence[Any]) -> Iterator[tuple[Any, int, bytes]]:
+        import heapq
+
+        wanted = {id(c) for c in connections}
+        streams = []
+        for reader in self.readers:
+            mine = [c for c in reader.connections if id(c) in wanted]
+            if mine:  # rosbags reads every connection when given none
+                streams.append(reader.messages(connections=mine))
+        yield from heapq.merge(*streams, key=lambda item: item[1])
 
 
 def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:

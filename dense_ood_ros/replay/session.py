@@ -62,7 +62,8 @@ def _put(items: queue.Queue, item: Any, stop: threading.Event) -> bool:
 def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
     """The items of `items`, produced by a thread up to `depth` ahead of the consumer, so that
     reading and decoding a bag overlap the engine (which releases the GIL); a producer's
-    exception is raised here."""
+    exception is raised here. `items` runs wholly in that thread (SQLite3 bags must be read
+    by the thread that opened them)."""
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
@@ -75,6 +76,10 @@ def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
             _put(ready, end, stop)
         except BaseException as exc:  # handed to the consumer, raised there
             _put(ready, _Failure(exc), stop)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator's `with` blocks (an open bag) end in this thread
 
     thread = threading.Thread(target=produce, name="replay_reader", daemon=True)
     thread.start()
@@ -89,15 +94,22 @@ def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
 
 
 class WriteBehind:
-    """Serialises and writes results on a thread of its own; `close()` waits and re-raises."""
+    """The output bag, opened, written and closed by a thread of its own (SQLite3 objects
+    belong to their thread), so serialising and writing overlap the engine. `close()` waits
+    for the queue to drain, closes the bag and re-raises a writer error."""
 
-    def __init__(self, writer: MaskBagWriter, laps: Callable[[float], None]) -> None:
-        self._writer = writer
+    def __init__(self, options: ReplayOptions, laps: Callable[[float], None]) -> None:
+        self._options = options
         self._laps = laps
         self._pending: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         self._error: BaseException | None = None
+        self._opened = threading.Event()
+        self.messages = 0
         self._thread = threading.Thread(target=self._work, name="replay_writer", daemon=True)
         self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            raise self._error
 
     def put(self, frame: CameraFrame, result: FrameResult) -> None:
         if self._error is not None:
@@ -105,15 +117,28 @@ class WriteBehind:
         self._pending.put((frame, result))
 
     def _work(self) -> None:
-        while (item := self._pending.get()) is not None:
-            if self._error is not None:
-                continue  # drain after a failure
-            try:
-                start = time.perf_counter()
-                self._writer.write(*item)
-                self._laps((time.perf_counter() - start) * 1e3)
-            except BaseException as exc:
-                self._error = exc
+        options = self._options
+        try:
+            writer = MaskBagWriter(options.output, options.storage, options.copy_inputs)
+            writer.__enter__()
+        except BaseException as exc:
+            self._error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            while (item := self._pending.get()) is not None:
+                if self._error is not None:
+                    continue  # drain after a failure
+                try:
+                    start = time.perf_counter()
+                    writer.write(*item)
+                    self._laps((time.perf_counter() - start) * 1e3)
+                except BaseException as exc:
+                    self._error = exc
+        finally:
+            writer.__exit__(None, None, None)  # a valid bag with everything written so far
+            self.messages = writer.messages
 
     def close(self) -> None:
         self._pending.put(None)
@@ -168,10 +193,17 @@ class ReplayResult:
         return 1000.0 / float(np.mean(self.engine_only_ms))
 
 
+def _decoded_frames(
+    bag: Path, topics: Sequence[str]
+) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
+    """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
+    with BagReader(bag) as reader:
+        yield from _decoded(reader.messages(topics))
+
+
 def _decoded(
     frames: Iterator[CameraFrame],
 ) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
-    """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
     for frame in frames:
         if is_depth(frame.msg, frame.msgtype):
             yield frame, "depth image", 0.0
@@ -250,17 +282,17 @@ class ReplaySession:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="dense_ood_replay_") as spill:
             scored = ScoredFrames(Path(spill), [self.result.score_name], COMPONENT_TRACK)
-            with MaskBagWriter(
-                self.options.output, self.options.storage, self.options.copy_inputs
-            ) as writer:
-                try:
-                    for bag in self.options.bags:
-                        if self._done():
-                            break
-                        self._replay_bag(bag, writer, scored)
-                except BagError as exc:
-                    self.result.error = str(exc)
-                self.result.messages_written = writer.messages
+            writer = WriteBehind(self.options, self._stage("write"))
+            try:
+                for bag in self.options.bags:
+                    if self._done():
+                        break
+                    self._replay_bag(bag, writer, scored)
+            except BagError as exc:
+                self.result.error = str(exc)
+            finally:
+                writer.close()
+            self.result.messages_written = writer.messages
             self.result.wall_s = time.perf_counter() - started
             self.result.metrics = scored.metrics(curve_points=CURVE_POINTS)
         self._time_engine_alone()
@@ -270,23 +302,19 @@ class ReplaySession:
         limit = self.options.max_frames
         return limit is not None and self.result.processed >= limit
 
-    def _replay_bag(self, bag: Path, writer: MaskBagWriter, scored: Any) -> None:
+    def _replay_bag(self, bag: Path, writer: WriteBehind, scored: Any) -> None:
         with BagReader(bag) as reader:
             topics = self._topics(reader)
             labels_topic = self._labels_topic(reader)
             labels = read_labels(reader, labels_topic) if labels_topic else {}
             total = reader.count(topics)
-            frames = in_background(_decoded(reader.messages(topics)))
-            if self.progress is not None:
-                frames = self.progress(frames, total)
-            write_behind = WriteBehind(writer, self._stage("write"))
-            try:
-                for frame, rgb, decode_ms in frames:
-                    if self._done():
-                        break
-                    self._replay_frame(frame, rgb, decode_ms, write_behind, scored, labels)
-            finally:
-                write_behind.close()
+        frames = in_background(_decoded_frames(bag, topics))
+        if self.progress is not None:
+            frames = self.progress(frames, total)
+        for frame, rgb, decode_ms in frames:
+            if self._done():
+                break
+            self._replay_frame(frame, rgb, decode_ms, writer, scored, labels)
 
     def _stage(self, name: str) -> Callable[[float], None]:
         return self.result.stages_ms.setdefault(name, []).append
