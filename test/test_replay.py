@@ -219,8 +219,8 @@ def test_compressed_two_cameras_and_labels_out_of_step(tiny_model: Path, tmp_pat
         stamp = (T0 + i) * 10**9 + 1000
         ok, jpeg = cv2.imencode(".jpg", frame(i)[..., ::-1])
         assert ok
-        compressed.append(Msg("/cam_rear/image_raw/compressed", COMPRESSED, stamp,
-                              {"stamp_ns": stamp, "format": "jpeg", "data": jpeg.reshape(-1)}))  # fmt: skip
+        fields = {"stamp_ns": stamp, "format": "jpeg", "data": jpeg.reshape(-1)}
+        compressed.append(Msg("/cam_rear/image_raw/compressed", COMPRESSED, stamp, fields))
     raw = camera_msgs("/cam_front/image_raw", 3, encoding="bgr8")
     # labels logged before their images, shifted, and one frame without a label
     labels = [
@@ -341,10 +341,10 @@ def test_early_sqlite3_schema_without_metadata(tiny_model: Path, tmp_path: Path)
         "CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL, "
         "timestamp INTEGER NOT NULL, data BLOB NOT NULL);"
     )
-    target.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)",
-                       source.execute("SELECT id, name, type, serialization_format FROM topics"))  # fmt: skip
-    target.executemany("INSERT INTO messages VALUES (?, ?, ?, ?)",
-                       source.execute("SELECT id, topic_id, timestamp, data FROM messages"))  # fmt: skip
+    topics = source.execute("SELECT id, name, type, serialization_format FROM topics")
+    target.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)", topics)
+    messages = source.execute("SELECT id, topic_id, timestamp, data FROM messages")
+    target.executemany("INSERT INTO messages VALUES (?, ?, ?, ?)", messages)
     target.commit()
     target.close()
     source.close()
@@ -379,10 +379,10 @@ def test_ros1_bag(tiny_model: Path, tmp_path: Path) -> None:
 def test_depth_images_are_skipped_and_counted(tiny_model: Path, tmp_path: Path) -> None:
     depth = np.full(HW, 1000, np.uint16)
     stamp = T0 * 10**9
-    msgs = camera_msgs("/cam/image_raw", 1) + [
-        Msg("/depth/image_raw", IMAGE, stamp,
-            image_fields(depth.view(np.uint8).reshape(HW[0], -1), "16UC1", stamp, step=HW[1] * 2))
-    ]  # fmt: skip
+    depth_fields = image_fields(
+        depth.view(np.uint8).reshape(HW[0], -1), "16UC1", stamp, step=HW[1] * 2
+    )
+    msgs = [*camera_msgs("/cam/image_raw", 1), Msg("/depth/image_raw", IMAGE, stamp, depth_fields)]
     bag = write_bag(tmp_path / "in", msgs)
     report = tmp_path / "report"
     args = [
@@ -422,8 +422,9 @@ def test_bad_bags_give_one_line_errors_and_write_nothing(
             T0,
             ts.serialize_cdr(ts.types["std_msgs/msg/String"](data="hi"), "std_msgs/msg/String"),
         )
-    good = write_bag(tmp_path / "good", camera_msgs("/cam/image_raw", 1) + [
-        Msg("/labels", IMAGE, (T0) * 10**9 + 1000, image_fields(frame(0), "rgb8", T0 * 10**9 + 1000))])  # fmt: skip
+    stamp = T0 * 10**9 + 1000
+    colour_labels = Msg("/labels", IMAGE, stamp, image_fields(frame(0), "rgb8", stamp))
+    good = write_bag(tmp_path / "good", [*camera_msgs("/cam/image_raw", 1), colour_labels])
     cases = [
         ([str(tmp_path / "missing")], "no such bag"),
         ([str(garbage)], "not a readable bag"),
