@@ -25,16 +25,12 @@ EXECUTABLE = "dense_ood_node"
 
 def _node(context, *args, **kwargs):
     """The node, with launch-argument overrides applied on top of params_file."""
-    import yaml
+    from dense_ood_ros.ros.launch_arguments import parameter_overrides
 
-    overrides = {}
-    model_path = LaunchConfiguration("model_path").perform(context)
-    if model_path:
-        overrides["model_path"] = model_path
-    image_topics = LaunchConfiguration("image_topics").perform(context)
-    if image_topics:
-        topics = yaml.safe_load(image_topics)
-        overrides["image_topics"] = [topics] if isinstance(topics, str) else list(topics)
+    overrides = parameter_overrides(
+        LaunchConfiguration("model_path").perform(context),
+        LaunchConfiguration("image_topics").perform(context),
+    )
     return [
         Node(
             package=PACKAGE,

@@ -287,3 +287,19 @@ def endpoint_reliabilities(
         if (subs and all(pubs.values())) or time.monotonic() > deadline:
             return subs, pubs
         time.sleep(0.05)
+
+
+def colcon_style_install(folder: Path) -> Path:
+    """Install this package under `folder`/install the way colcon installs an ament_python
+    package (setup.cfg's script dirs honoured, as pip does not); returns the prefix."""
+    root = Path(__file__).resolve().parents[1]
+    build, prefix = folder / "build", folder / "install"
+    build.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(build),
+        "build", "--build-base", str(build / "build"),
+        "install", "--prefix", str(prefix), "--single-version-externally-managed",
+        "--record", str(build / "install.log"),
+    ]  # fmt: skip
+    subprocess.run(command, cwd=root, check=True, capture_output=True)
+    return prefix

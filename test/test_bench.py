@@ -110,3 +110,23 @@ def test_bench_on_a_picture(tiny_model: Path, tmp_path: Path, capsys) -> None:
     assert f"({picture})" in capsys.readouterr().out
     assert _bench([*args, "--image", str(tmp_path / "absent.png")]) == 2
     assert "cannot read image" in capsys.readouterr().err
+
+
+def test_bench_replay_compares_replay_and_engine_throughput(
+    tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    from test_replay import camera_msgs, write_bag
+
+    bag = write_bag(tmp_path / "drive", camera_msgs("/cam/image_raw", 4))
+    report_path = tmp_path / "bench.json"
+    assert (
+        _bench(["--model", str(tiny_model), "--replay", str(bag), "--json", str(report_path)]) == 0
+    )
+    assert "frames/s engine alone on the same frames" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    assert report["frames_processed"] == 4
+    assert report["replay_frames_per_s"] > 0 and report["engine_only_frames_per_s"] > 0
+    expected = report["replay_frames_per_s"] / report["engine_only_frames_per_s"]
+    assert report["replay_over_engine_throughput"] == pytest.approx(expected)
+    assert _bench(["--model", str(tiny_model), "--height", "8"]) == 2
+    assert "--height and --width are required" in capsys.readouterr().err

@@ -105,22 +105,14 @@ def test_param_file_names_exactly_the_declared_parameters() -> None:
 def test_colcon_style_install_puts_what_launch_needs_in_share(tmp_path: Path) -> None:
     """Installed the way colcon installs an ament_python package, the share directory holds
     the launch file, parameters, RViz config, models and sample frames, and lib/ the node."""
-    import subprocess
-    import sys
+    from node_harness import colcon_style_install
 
-    build, prefix = tmp_path / "build", tmp_path / "install"
-    command = [
-        sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(build),
-        "build", "--build-base", str(build / "build"),
-        "install", "--prefix", str(prefix), "--single-version-externally-managed",
-        "--record", str(build / "install.log"),
-    ]  # fmt: skip
-    build.mkdir()
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    prefix = colcon_style_install(tmp_path)
     share = prefix / "share" / "dense_ood_ros"
     for relative in (
         "package.xml",
         "launch/dense_ood.launch.py",
+        "launch/replay.launch.py",
         "config/dense_ood.yaml",
         "config/dense_ood.rviz",
         "models/synthroad_nflowjs.onnx",

@@ -7,6 +7,7 @@ messages (or, without sensor_msgs, the same byte conversion). The two are timed 
 frame by frame and in alternating order, so load on the machine affects both alike. Prints
 mean/p50/p95 per stage and the pipeline's overhead over engine-only time in percent, and the
 sum of the non-engine stages as a share of engine time (steadier when the engine jitters).
+With --replay BAG: the bag replay's frames/s against engine-only frames/s on the same frames.
 """
 
 from __future__ import annotations
@@ -38,13 +39,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dense_ood_ros.engine import BACKENDS
 
     parser.add_argument("--model", required=True, type=Path, help="contract-1 model (.onnx)")
-    parser.add_argument("--height", required=True, type=int, help="camera frame height (pixels)")
-    parser.add_argument("--width", required=True, type=int, help="camera frame width (pixels)")
+    parser.add_argument("--height", type=int, help="camera frame height (pixels)")
+    parser.add_argument("--width", type=int, help="camera frame width (pixels)")
     parser.add_argument(
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="inference backend; auto = TensorRT when usable, else ONNX Runtime",
+        help="inference backend (ONNX Runtime; TensorRT: not yet)",
+    )
+    parser.add_argument(
+        "--replay",
+        nargs="+",
+        type=Path,
+        metavar="BAG",
+        help="instead of one synthetic frame: replay these bags (as `dense-ood replay`) and "
+        "compare replay frames/s with engine-only frames/s on the same frames",
     )
     parser.add_argument("--iterations", type=int, default=30, help="timed frames")
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames run first")
@@ -80,6 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         _check_args(args)
+        if args.replay:
+            return _bench_replay(args)
         report = benchmark(
             model=args.model,
             height=args.height,
@@ -103,7 +114,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_replay(args: argparse.Namespace) -> int:
+    """Replay throughput against engine-only throughput on the bags' own frames."""
+    import tempfile
+
+    from dense_ood_ros.engine import load_engine
+    from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.replay.report import markdown, report_dict
+    from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
+
+    pipeline = Pipeline(load_engine(args.model, args.backend), args.threshold)
+    with tempfile.TemporaryDirectory(prefix="dense_ood_bench_") as tmp:
+        options = ReplayOptions(
+            bags=args.replay,
+            output=Path(tmp) / "replay",
+            color=not args.no_color,
+            overlay=not args.no_overlay,
+            samples=0,
+        )
+        session = ReplaySession(pipeline, options)
+        session.check()
+        result = session.run()
+    report = report_dict(result, [str(b) for b in args.replay], "(discarded)", str(args.model))
+    print(markdown(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if result.error else 0
+
+
 def _check_args(args: argparse.Namespace) -> None:
+    if args.replay:
+        if args.json:
+            check_output_file(args.json, args.overwrite, option="--json")
+        return
+    if args.height is None or args.width is None:
+        raise BenchError("--height and --width are required (or --replay BAG)")
     if args.height <= 0 or args.width <= 0:
         raise BenchError(f"--height and --width must be positive, got {args.height}x{args.width}")
     if args.iterations < 1 or args.warmup < 0:
