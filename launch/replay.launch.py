@@ -10,48 +10,15 @@ for playing the bag by other means. Offline, without ROS: `dense-ood replay` (RE
 
 from __future__ import annotations
 
-import os
-
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (
-    DeclareLaunchArgument,
-    EmitEvent,
-    ExecuteProcess,
-    OpaqueFunction,
-    RegisterEventHandler,
-)
+from launch.actions import DeclareLaunchArgument, EmitEvent, ExecuteProcess, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 
-PACKAGE = "dense_ood_ros"
-EXECUTABLE = "dense_ood_node"
-
-
-def _node(context, *args, **kwargs):
-    """The node on the bag's clock, with launch-argument overrides on top of params_file."""
-    from dense_ood_ros.ros.launch_arguments import parameter_overrides
-
-    overrides = parameter_overrides(
-        LaunchConfiguration("model_path").perform(context),
-        LaunchConfiguration("image_topics").perform(context),
-    )
-    return [
-        Node(
-            package=PACKAGE,
-            executable=EXECUTABLE,
-            name="dense_ood",
-            output="screen",
-            emulate_tty=True,
-            parameters=[
-                LaunchConfiguration("params_file").perform(context),
-                {**overrides, "use_sim_time": True},
-            ],
-        )
-    ]
+from dense_ood_ros.ros.launch_parts import PACKAGE, node_action, node_arguments, rviz_action
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -79,36 +46,12 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "play_bag", default_value="true", description="Start `ros2 bag play`."
             ),
-            DeclareLaunchArgument(
-                "model_path",
-                default_value="",
-                description="Contract-1 model (.onnx); overrides params_file.",
-            ),
-            DeclareLaunchArgument(
-                "image_topics",
-                default_value="",
-                description="Camera topics as a YAML list; overrides params_file.",
-            ),
-            DeclareLaunchArgument(
-                "params_file",
-                default_value=os.path.join(share, "config", "dense_ood.yaml"),
-                description="Parameter file of the node.",
-            ),
-            DeclareLaunchArgument(
-                "use_rviz", default_value="false", description="Also start RViz."
-            ),
-            OpaqueFunction(function=_node),
+            *node_arguments(share),
+            node_action(use_sim_time=True),
             play,
             RegisterEventHandler(
                 OnProcessExit(target_action=play, on_exit=[EmitEvent(event=Shutdown())])
             ),
-            Node(
-                package="rviz2",
-                executable="rviz2",
-                name="rviz2",
-                arguments=["-d", os.path.join(share, "config", "dense_ood.rviz")],
-                parameters=[{"use_sim_time": True}],
-                condition=IfCondition(LaunchConfiguration("use_rviz")),
-            ),
+            rviz_action(share, use_sim_time=True),
         ]
     )

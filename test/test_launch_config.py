@@ -1,13 +1,10 @@
-"""The launch file, parameter file and RViz config name things that exist (no ROS install).
+"""The parameter file, the RViz config and the installed package layout that launch needs.
 
-launch/launch_ros/rviz2 are not installed here, so the launch file is checked by syntax and by
-what it names: the package's executable (a console script in setup.py) and its arguments.
+The launch files themselves run through the real `ros2 launch` in test_launch_ros2.py.
 """
 
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
 
 import yaml
@@ -15,70 +12,17 @@ import yaml
 from dense_ood_ros.ros.node_config import MODEL_PARAMETERS, PARAMETERS, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
-LAUNCH = ROOT / "launch" / "dense_ood.launch.py"
 PARAMS = ROOT / "config" / "dense_ood.yaml"
 RVIZ = ROOT / "config" / "dense_ood.rviz"
 
 
-def _console_scripts() -> dict[str, str]:
-    """name -> target of the console_scripts in setup.py, read from its AST."""
-    tree = ast.parse((ROOT / "setup.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == "console_scripts":
-                    entries = ast.literal_eval(value)
-                    return dict((part.strip() for part in entry.split("=", 1)) for entry in entries)
-    raise AssertionError("setup.py has no console_scripts")
+def test_launch_argument_overrides() -> None:
+    from dense_ood_ros.ros.launch_parts import parameter_overrides
 
-
-def _launch_strings() -> dict[str, list[str]]:
-    """Keyword -> constant string values of every call in the launch file."""
-    found: dict[str, list[str]] = {}
-    for node in ast.walk(ast.parse(LAUNCH.read_text())):
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                if isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
-                    found.setdefault(keyword.arg, []).append(keyword.value.value)
-    return found
-
-
-def _declared_launch_arguments() -> list[str]:
-    arguments = []
-    for node in ast.walk(ast.parse(LAUNCH.read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "id", None) == "DeclareLaunchArgument"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            arguments.append(node.args[0].value)
-    return arguments
-
-
-def test_launch_file_compiles_and_defines_entry_point() -> None:
-    source = LAUNCH.read_text()
-    compile(source, str(LAUNCH), "exec")
-    functions = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
-    assert "generate_launch_description" in functions
-
-
-def test_launch_file_starts_the_packaged_executable() -> None:
-    strings = _launch_strings()
-    assert "dense_ood_ros" in re.findall(r'PACKAGE = "([^"]+)"', LAUNCH.read_text())
-    executable = re.findall(r'EXECUTABLE = "([^"]+)"', LAUNCH.read_text())
-    assert executable == ["dense_ood_node"]
-    scripts = _console_scripts()
-    assert scripts["dense_ood_node"] == "dense_ood_ros.node:main"
-    assert (ROOT / "dense_ood_ros" / "node.py").is_file()
-    assert "dense_ood" in strings["name"]
-    assert "rviz2" in strings["executable"]
-
-
-def test_launch_arguments() -> None:
-    assert sorted(_declared_launch_arguments()) == sorted(
-        ["model_path", "image_topics", "params_file", "use_rviz"]
-    )
+    assert parameter_overrides("", "") == {}
+    both = parameter_overrides("m.onnx", "['/a/image_raw', '/b/image_raw']")
+    assert both == {"model_path": "m.onnx", "image_topics": ["/a/image_raw", "/b/image_raw"]}
+    assert parameter_overrides("", "/a/image_raw") == {"image_topics": ["/a/image_raw"]}
 
 
 def test_param_file_names_exactly_the_declared_parameters() -> None:

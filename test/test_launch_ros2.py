@@ -78,3 +78,51 @@ def test_replay_launch_starts_the_node_on_simulated_time(
             launch.wait()
         log.close()
     assert launch.returncode == 0, (tmp_path / "launch.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("launch_file", "arguments"),
+    [
+        ("dense_ood.launch.py", ["model_path", "image_topics", "params_file", "use_rviz"]),
+        (
+            "replay.launch.py",
+            ["bag", "rate", "play_bag", "model_path", "image_topics", "params_file", "use_rviz"],
+        ),
+    ],
+)
+def test_launch_files_declare_their_arguments(
+    ros_env: dict[str, str], launch_file: str, arguments: list[str]
+) -> None:
+    done = subprocess.run(
+        [ROS2, "launch", "dense_ood_ros", launch_file, "--show-args"],
+        env=ros_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = [line.strip().strip("'").rstrip(":").strip("'") for line in done.stdout.splitlines()
+             if line.startswith("    '")]  # fmt: skip
+    assert shown == arguments, done.stdout
+
+
+def test_live_launch_serves_two_cameras_with_the_overrides(
+    ros_env: dict[str, str], tiny_model: Path, tmp_path: Path
+) -> None:
+    topics = "['/cam_front/image_raw', '/cam_rear/image_raw']"
+    command = [ROS2, "launch", "dense_ood_ros", "dense_ood.launch.py",
+               f"model_path:={tiny_model}", f"image_topics:={topics}"]  # fmt: skip
+    log = (tmp_path / "launch.log").open("w")
+    launch = subprocess.Popen(
+        command, env=ros_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        value = ""
+        while time.monotonic() < deadline and "cam_rear" not in value:
+            assert launch.poll() is None, (tmp_path / "launch.log").read_text()
+            value = _param(ros_env, "image_topics")
+        assert "/cam_front/image_raw" in value and "/cam_rear/image_raw" in value
+        assert _param(ros_env, "use_sim_time") == "Boolean value is: False"
+    finally:
+        os.killpg(launch.pid, signal.SIGINT)
+        launch.wait(timeout=30)
+        log.close()
+    assert launch.returncode == 0, (tmp_path / "launch.log").read_text()

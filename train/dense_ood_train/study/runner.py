@@ -1,13 +1,8 @@
-"""The study runner: pretrain a study's flows, fit every config x seed, evaluate, tabulate.
+"""Stages of a study and the job slots that run them (`dense-ood-train study` is the command).
 
-The study file (see train/studies/ and dense_ood_train.study.plan) names configs and seeds on
-top of one base config, with one step budget for every fit. Each stage runs as its own
-`dense-ood-train` process (pretrain-flow, fit, evaluate on every split) with its log in
-OUTPUT/logs/. A finished stage leaves a marker with its settings, so running the same command
-again resumes a half-finished study: finished stages are skipped, an interrupted fit or
-pretraining continues from its checkpoint. OUTPUT/table.md (per-seed values, mean and spread
-per config and score, verdicts), table.csv, results.json and pr_<split>.png are rewritten
-after every run and at the end.
+Each stage is one `dense-ood-train` process (pretrain-flow, fit, or evaluate on one split)
+with a folder and a marker holding its settings; a fit waits for the flow it needs, others
+run meanwhile; a stage that ran makes the stages after it in its chain run again.
 """
 
 from __future__ import annotations
