@@ -91,6 +91,8 @@ def test_study_writes_per_seed_table_and_verdicts(finished: tuple[Path, Path]) -
     ap_values = [float(v) for v in line.split("|")[5].split("/")]
     assert len(ap_values) == 2 and all(0 <= v <= 100 for v in ap_values)
     assert "| flow/jsd | none/energy |" in table
+    assert "## Seeds chosen on val" in table
+    assert any(x.startswith("| none | energy | ") for x in table.splitlines())
     assert (output / "pr_test.png").stat().st_size > 0 and (output / "pr_val.png").is_file()
     flow_summary = json.loads((output / "flows" / "tiny" / "summary.json").read_text())
     assert flow_summary["steps"] == 2 and flow_summary["architecture"]["learned_prior"]

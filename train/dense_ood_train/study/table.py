@@ -206,6 +206,44 @@ def flow_lines(study: Study, output: Path) -> list[str]:
     return lines
 
 
+def chosen_seeds(study: Study, rows: list[Row], split: str = "val") -> dict[str, tuple[str, int]]:
+    """config -> (score, seed): the seed with the best AP of the config's first listed score
+    on `split` (the validation split: the choice never looks at test data)."""
+    chosen = {}
+    for config in study.configs.values():
+        candidates = [r for r in rows if r.config == config.name and r.split == split]
+        if not candidates:
+            continue
+        score = config.scores[0] if config.scores else candidates[0].score
+        scored = [r for r in candidates if r.score == score]
+        if scored:
+            best = max(scored, key=lambda r: r.ap)
+            chosen[config.name] = (score, best.seed)
+    return chosen
+
+
+def chosen_lines(study: Study, rows: list[Row], output: Path) -> list[str]:
+    """The seed per config chosen on val, its test values, and the command that exports it."""
+    lines = [
+        "| config | chosen by (val AP) | seed | val AP | test AP | test FPR95 | export |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for config, (score, seed) in chosen_seeds(study, rows).items():
+        mine = {r.split: r for r in rows if (r.config, r.seed, r.score) == (config, seed, score)}
+        val, test = mine.get("val"), mine.get("test")
+        run = output / "runs" / config / f"seed{seed}"
+        command = (
+            f"`dense-ood-train export {run}/last.pt --extra-scores "
+            f"--threshold-from {run}/eval_val/metrics.json --output MODEL.onnx`"
+        )
+        lines.append(
+            f"| {config} | {score} | {seed} | {mean_spread([val.ap] if val else [])} | "
+            f"{mean_spread([test.ap] if test else [])} | "
+            f"{mean_spread([test.fpr95] if test else [])} | {command} |"
+        )
+    return lines
+
+
 def write_study_report(study: Study, output: Path) -> str:
     """table.md, table.csv, results.json and pr_<split>.png in `output`; returns table.md."""
     from dense_ood_ros.metrics.plots import plot_pr_groups
@@ -234,6 +272,8 @@ def write_study_report(study: Study, output: Path) -> str:
         groups = {name: results for (s, name), results in curves.items() if s == split}
         if groups:
             plot_pr_groups(groups, output / f"pr_{split}.png", f"{study.benchmark} {split}")
+    if "val" in study.splits:
+        lines += ["", "## Seeds chosen on val", "", *chosen_lines(study, rows, output)]
     lines += ["", "## Training cost", "", *cost_lines(study, output)]
     if study.flows:
         lines += ["", "## Pretrained flows", "", *flow_lines(study, output)]
