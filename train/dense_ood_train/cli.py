@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "export": "dense_ood_train.commands.export",
     "evaluate": "dense_ood_train.commands.evaluate",
     "study": "dense_ood_train.commands.study",
+    "bench-step": "dense_ood_train.commands.bench_step",
 }
 
 

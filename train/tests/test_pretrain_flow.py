@@ -118,3 +118,16 @@ def test_a_flow_of_another_architecture_is_refused(pretrained: tuple[Path, Path]
     assert "\n" not in str(caught.value)
     with pytest.raises(CheckpointError, match="no such file"):
         load_pretrained_flow(output / "missing.pt", build_flow(same), flow_architecture(same))
+
+
+def test_bench_step_times_variants_in_one_run(
+    pretrained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, output = pretrained
+    flow = f"flow:negatives.mode=flow,flow.lr=0,flow.pretrained={output / 'flow.pt'}"
+    args = ["bench-step", "--config", str(config), "--steps", "3", "--warmup", "1"]
+    assert cli_main([*args, "--variant", "none:negatives.mode=none", "--variant", flow]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:3]}
+    assert rows["none"][1] == "1.00" and float(rows["flow"][0]) > 0
+    assert cli_main([*args, "--variant", ":x=1"]) == 2
