@@ -86,3 +86,26 @@ def test_console_script_reports_the_same(tmp_path: Path) -> None:
         env=node_env(DOMAIN_ID, tmp_path / "ros_log"),
     )
     _assert_one_error_line(result.returncode, result.stdout + result.stderr, "no such model file")
+
+
+@pytest.mark.parametrize("gap_s", [0.0, 0.02, 0.2])
+def test_ctrl_c_twice_stops_cleanly(tiny_model: Path, tmp_path: Path, gap_s: float) -> None:
+    """A terminal's Ctrl-C signals the whole process group, so a node under `ros2 launch` or a
+    shell script gets SIGINT twice: it must still exit 0, without a traceback."""
+    import signal
+    import time
+
+    from node_harness import NodeProcess
+
+    node = NodeProcess({"model_path": str(tiny_model)}, DOMAIN_ID, tmp_path)
+    deadline = time.monotonic() + 60
+    while "serving" not in node.output() and time.monotonic() < deadline:
+        assert node.alive(), node.output()
+        time.sleep(0.1)
+    node.process.send_signal(signal.SIGINT)
+    time.sleep(gap_s)
+    if node.alive():
+        node.process.send_signal(signal.SIGINT)
+    code = node.wait(30)
+    assert code == 0, node.output()
+    assert "Traceback" not in node.output() and "RCLError" not in node.output()

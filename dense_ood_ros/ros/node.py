@@ -11,6 +11,7 @@ a backlog. Run with `ros2 run dense_ood_ros dense_ood_node --ros-args --params-f
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import threading
 import time
@@ -368,20 +369,30 @@ def main(args: list[str] | None = None) -> int:
         if isinstance(exc, StartupError):
             logger = node.get_logger() if node is not None else get_logger(NODE_NAME)
             logger.error(str(exc))
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        _teardown(node)
         return 1 if isinstance(exc, StartupError) else 0
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, _external_shutdown()):
         pass
+    except Exception:
+        if rclpy.ok():  # a real failure; not the executor seeing a context a signal ended
+            raise
     finally:
+        _teardown(node)
+    return 0
+
+
+def _teardown(node: DenseOodNode | None) -> None:
+    """Stop, destroy and shut down, deaf to further signals: a terminal's Ctrl-C reaches the
+    whole process group (the node under `ros2 launch` gets SIGINT twice), and a second one
+    must not interrupt the first one's clean exit."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    if node is not None:
         node.close()
         node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    rclpy.try_shutdown()
 
 
 def _external_shutdown() -> type[BaseException]:
