@@ -23,6 +23,24 @@ def test_launch_argument_overrides() -> None:
     both = parameter_overrides("m.onnx", "['/a/image_raw', '/b/image_raw']")
     assert both == {"model_path": "m.onnx", "image_topics": ["/a/image_raw", "/b/image_raw"]}
     assert parameter_overrides("", "/a/image_raw") == {"image_topics": ["/a/image_raw"]}
+    # bad values reach the node as strings, for its own message
+    assert parameter_overrides("", "[]") == {"image_topics": [""]}
+    assert parameter_overrides("", "5") == {"image_topics": ["5"]}
+    assert parameter_overrides("", "[/a") == {"image_topics": ["[/a"]}
+
+
+def test_rviz_config_follows_the_first_camera(tmp_path: Path) -> None:
+    from dense_ood_ros.ros.launch_parts import first_camera, rviz_config_for
+
+    shipped = RVIZ.read_text()
+    moved = yaml.safe_load(rviz_config_for("/cam_front/image_raw", shipped))
+    displays = moved["Visualization Manager"]["Displays"]
+    topics = {d["Topic"]["Value"] for d in displays if d["Class"] == "rviz_default_plugins/Image"}
+    assert topics == {f"/cam_front/dense_ood/{name}" for name in
+                      ("overlay", "semantic_color", "anomaly_mask")}  # fmt: skip
+    assert first_camera(str(PARAMS), {}) == "/camera/image_raw"
+    assert first_camera(str(PARAMS), {"image_topics": ["/rear/image_raw"]}) == "/rear/image_raw"
+    assert first_camera(str(tmp_path / "absent.yaml"), {}) == "/camera/image_raw"
 
 
 def test_param_file_names_exactly_the_declared_parameters() -> None:

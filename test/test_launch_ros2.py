@@ -41,6 +41,37 @@ def ros_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+class Launch:
+    """`ros2 launch ...` in its own process group, output in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        self._handle = log.open("w")
+        self.process = subprocess.Popen(
+            [ROS2, "launch", "dense_ood_ros", *args],
+            env=env, stdout=self._handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float = 60) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._handle.close()
+
+    def interrupt(self) -> int:
+        """Ctrl-C in a terminal: SIGINT to the whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.wait(10)
+
+
 def _param(env: dict[str, str], name: str) -> str:
     done = subprocess.run(
         [ROS2, "param", "get", "--no-daemon", "--spin-time", "2", "/dense_ood", name],
@@ -126,3 +157,64 @@ def test_live_launch_serves_two_cameras_with_the_overrides(
         launch.wait(timeout=30)
         log.close()
     assert launch.returncode == 0, (tmp_path / "launch.log").read_text()
+
+
+def _wait_serving(launch: Launch, env: dict[str, str]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert launch.process.poll() is None, launch.output()
+        if _param(env, "model_path").startswith("String value is:"):
+            return
+    raise AssertionError(launch.output())
+
+
+def _node_processes() -> list[str]:
+    done = subprocess.run(["pgrep", "-af", "dense_ood_node"], capture_output=True, text=True)
+    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+
+
+def test_missing_rviz2_warns_and_the_node_goes_on(
+    ros_env: dict[str, str], tiny_model: Path, tmp_path: Path
+) -> None:
+    launch = Launch(ros_env, tmp_path / "launch.log", "dense_ood.launch.py",
+                    f"model_path:={tiny_model}", "use_rviz:=true")  # fmt: skip
+    try:
+        _wait_serving(launch, ros_env)
+        assert "rviz2 is not installed: running without RViz" in launch.output()
+    finally:
+        code = launch.interrupt()
+    assert code == 0 and "Traceback" not in launch.output(), launch.output()
+
+
+def test_a_missing_params_file_stops_before_anything_starts(
+    ros_env: dict[str, str], tmp_path: Path
+) -> None:
+    before = _node_processes()
+    launch = Launch(ros_env, tmp_path / "launch.log", "dense_ood.launch.py",
+                    f"params_file:={tmp_path / 'absent.yaml'}")  # fmt: skip
+    assert launch.wait() != 0
+    assert "params_file" in launch.output() and "does not exist" in launch.output()
+    assert "process started" not in launch.output()
+    assert _node_processes() == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["image_topics:=[]"], "'image_topics' is empty"),
+        (["image_topics:=5"], "'5' is not a valid topic name"),
+        (["model_path:=/absent/model.onnx"], "no such model file"),
+    ],
+)
+def test_a_node_that_cannot_start_ends_the_launch_with_an_error(
+    ros_env: dict[str, str], tiny_model: Path, tmp_path: Path, arguments: list[str], expected: str
+) -> None:
+    args = ["dense_ood.launch.py", *arguments]
+    if not any(a.startswith("model_path") for a in arguments):
+        args.append(f"model_path:={tiny_model}")
+    launch = Launch(ros_env, tmp_path / "launch.log", *args)
+    code = launch.wait(90)
+    assert code != 0, launch.output()
+    assert expected in launch.output()
+    assert "the dense_ood node exited with status 1" in launch.output()
+    assert "Traceback" not in launch.output()

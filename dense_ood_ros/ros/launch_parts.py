@@ -7,6 +7,7 @@ so this module imports without a ROS install).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 PACKAGE = "dense_ood_ros"
@@ -16,7 +17,9 @@ EXECUTABLE = "dense_ood_node"
 def parameter_overrides(model_path: str, image_topics: str) -> dict[str, Any]:
     """Node parameters from the performed launch arguments ('' = not given).
 
-    `image_topics` is YAML: a list ("['/cam/image_raw']") or one topic.
+    `image_topics` is YAML: a list ("['/cam/image_raw']") or one topic. Whatever it holds is
+    handed to the node as a list of strings, so the node's own check reports a bad value (an
+    empty list travels as [''], which launch_ros can type and the node reads as empty).
     """
     import yaml
 
@@ -24,9 +27,35 @@ def parameter_overrides(model_path: str, image_topics: str) -> dict[str, Any]:
     if model_path:
         overrides["model_path"] = model_path
     if image_topics:
-        topics = yaml.safe_load(image_topics)
-        overrides["image_topics"] = [topics] if isinstance(topics, str) else list(topics)
+        try:
+            topics = yaml.safe_load(image_topics)
+        except yaml.YAMLError:
+            topics = image_topics
+        listed = topics if isinstance(topics, list) else [topics]
+        overrides["image_topics"] = [str(topic) for topic in listed] or [""]
     return overrides
+
+
+def first_camera(params_file: str, overrides: dict[str, Any]) -> str:
+    """The first camera topic the node will serve: the override, else the parameter file's."""
+    import yaml
+
+    topics = overrides.get("image_topics")
+    if topics is None:
+        try:
+            content = yaml.safe_load(Path(params_file).read_text()) or {}
+            topics = content.get("/**", {}).get("ros__parameters", {}).get("image_topics")
+        except (OSError, yaml.YAMLError, AttributeError):
+            topics = None
+    return str(topics[0]) if topics else "/camera/image_raw"
+
+
+def rviz_config_for(camera: str, shipped: str) -> str:
+    """The shipped RViz config (made for /camera/image_raw) with its topics moved to `camera`'s
+    output namespace."""
+    from dense_ood_ros.ros.topics import OUTPUT_DIR, output_namespace
+
+    return shipped.replace(f"/camera/{OUTPUT_DIR}/", f"{output_namespace(camera)}/")
 
 
 def node_arguments(share: str) -> list[Any]:
@@ -60,44 +89,87 @@ def node_arguments(share: str) -> list[Any]:
 
 def node_action(use_sim_time: bool = False) -> Any:
     """An OpaqueFunction that starts the node with the launch-argument overrides applied on
-    top of params_file (and on the bag's clock with `use_sim_time`)."""
-    from launch.actions import OpaqueFunction
+    top of params_file (on the bag's clock with `use_sim_time`). A params_file that does not
+    exist stops the launch before anything starts; a node that exits with an error ends the
+    launch with a non-zero status."""
+    from launch.actions import OpaqueFunction, RegisterEventHandler
+    from launch.event_handlers import OnProcessExit
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
 
     def start(context: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        overrides = parameter_overrides(
-            LaunchConfiguration("model_path").perform(context),
-            LaunchConfiguration("image_topics").perform(context),
-        )
+        params_file = LaunchConfiguration("params_file").perform(context)
+        if not Path(params_file).is_file():
+            raise RuntimeError(f"params_file {params_file} does not exist")
+        overrides = _overrides(context)
         if use_sim_time:
             overrides["use_sim_time"] = True
+        node = Node(
+            package=PACKAGE,
+            executable=EXECUTABLE,
+            name="dense_ood",
+            output="screen",
+            emulate_tty=True,
+            parameters=[params_file, overrides],
+        )
+        return [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_failed))]
+
+    return OpaqueFunction(function=start)
+
+
+def _overrides(context: Any) -> dict[str, Any]:
+    from launch.substitutions import LaunchConfiguration
+
+    return parameter_overrides(
+        LaunchConfiguration("model_path").perform(context),
+        LaunchConfiguration("image_topics").perform(context),
+    )
+
+
+def _failed(event: Any, context: Any) -> None:
+    """Launch's own Shutdown ends with status 0; an exception ends it with 1 and one line."""
+    if event.returncode != 0:
+        raise RuntimeError(f"the dense_ood node exited with status {event.returncode}")
+
+
+def rviz_action(share: str, use_sim_time: bool = False) -> Any:
+    """RViz with config/dense_ood.rviz moved to the first camera, when use_rviz is true; where
+    rviz2 is not installed, a warning, and the node goes on serving."""
+    import shutil
+    import tempfile
+
+    from launch.actions import LogInfo, OpaqueFunction
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    def start(context: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if LaunchConfiguration("use_rviz").perform(context).lower() not in ("true", "1"):
+            return []
+        if shutil.which("rviz2") is None and not _has_package("rviz2"):
+            return [LogInfo(msg="[WARN] rviz2 is not installed: running without RViz")]
         params_file = LaunchConfiguration("params_file").perform(context)
+        camera = first_camera(params_file, _overrides(context))
+        shipped = Path(share, "config", "dense_ood.rviz").read_text()
+        with tempfile.NamedTemporaryFile("w", suffix=".rviz", delete=False) as config:
+            config.write(rviz_config_for(camera, shipped))
         return [
             Node(
-                package=PACKAGE,
-                executable=EXECUTABLE,
-                name="dense_ood",
-                output="screen",
-                emulate_tty=True,
-                parameters=[params_file, overrides],
+                package="rviz2",
+                executable="rviz2",
+                name="rviz2",
+                arguments=["-d", config.name],
+                parameters=[{"use_sim_time": use_sim_time}],
             )
         ]
 
     return OpaqueFunction(function=start)
 
 
-def rviz_action(share: str, use_sim_time: bool = False) -> Any:
-    """RViz with config/dense_ood.rviz, when use_rviz is true."""
-    from launch.conditions import IfCondition
-    from launch.substitutions import LaunchConfiguration
-    from launch_ros.actions import Node
+def _has_package(name: str) -> bool:
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
-    return Node(
-        package="rviz2",
-        executable="rviz2",
-        name="rviz2",
-        arguments=["-d", os.path.join(share, "config", "dense_ood.rviz")],
-        parameters=[{"use_sim_time": use_sim_time}],
-        condition=IfCondition(LaunchConfiguration("use_rviz")),
-    )
+    try:
+        get_package_prefix(name)
+    except PackageNotFoundError:
+        return False
+    return True

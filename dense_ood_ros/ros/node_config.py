@@ -134,6 +134,7 @@ def parse_image_topics(value: Any) -> tuple[str, ...]:
         value = []
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise NodeConfigError("parameter 'image_topics' must be a list of topic names")
+    value = [topic for topic in value if str(topic).strip()]  # launch passes [] as ['']
     if not value:
         raise NodeConfigError("parameter 'image_topics' is empty: give at least one camera topic")
     try:
