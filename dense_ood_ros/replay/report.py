@@ -85,6 +85,8 @@ def markdown(report: dict) -> str:
     ]
     if report["stopped_by_error"]:
         lines.append(f"- **stopped early**: {report['stopped_by_error']}")
+    if report.get("plots"):
+        lines.append(f"- PR and ROC curves {report['plots']}")
     lines += ["", "| stage | mean ms | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
     stages = report["stages_ms"]
     for name in [*STAGE_ORDER, "total"]:
@@ -109,18 +111,22 @@ def markdown(report: dict) -> str:
 
 def write_report(result: ReplayResult, folder: Path, report: dict) -> str:
     """Write the report folder; returns report.md's text."""
+    import importlib.util
+
     import cv2
 
-    from dense_ood_ros.metrics.plots import plot_pr_curves, plot_roc_curves
-
     folder.mkdir(parents=True, exist_ok=True)
-    text = markdown(report)
-    (folder / "report.md").write_text(text)
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    if result.metrics:
+    if result.metrics and importlib.util.find_spec("matplotlib") is None:
+        report["plots"] = "not drawn: matplotlib is not installed (pip install '.[plots]')"
+    elif result.metrics:
+        from dense_ood_ros.metrics.plots import plot_pr_curves, plot_roc_curves
+
         title = f"replay ({result.labelled} labelled frames)"
         plot_pr_curves(result.metrics, folder / "pr.png", title)
         plot_roc_curves(result.metrics, folder / "roc.png", title)
+    text = markdown(report)
+    (folder / "report.md").write_text(text)
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     for index, (camera, rgb, overlay) in enumerate(result.samples):
         image = overlay if overlay is not None else rgb
         name = camera.strip("/").replace("/", "_") or "camera"
