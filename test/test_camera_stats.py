@@ -81,3 +81,35 @@ def test_levels_over_time() -> None:
     stats.on_failed("engine exploded")
     assert stats.status().level == Level.ERROR
     assert dict(stats.status().values)["frames_failed"] == "1"
+
+
+def test_sequence_gaps_count_frames_lost_in_transport() -> None:
+    clock = FakeClock()
+    stats = CameraStats(hold_s=5.0, clock=clock)
+    stats.on_received()
+    assert dict(stats.status().values)["frames_lost"] == "n/a"  # no sequence numbers (Humble)
+    for sequence in (1, 2, 3, 7, 8, 10):  # 4-6 and 9 never arrived
+        clock.now += 0.1
+        stats.on_received(sequence)
+    status = stats.status()
+    assert dict(status.values)["frames_lost"] == "4"
+    assert status.level == Level.WARN and "losing frames in transport" in status.message
+    clock.now += 0.1
+    stats.on_received(1)  # the camera driver restarted: counting starts again
+    clock.now += 0.1
+    stats.on_received(2)
+    assert stats.lost == 4
+    clock.now += 6.0
+    stats.on_received(3)
+    assert stats.status().level == Level.OK  # the loss is older than hold_s
+
+
+def test_input_rate_from_arrivals() -> None:
+    clock = FakeClock()
+    stats = CameraStats(clock=clock)
+    assert dict(stats.status().values)["input_rate_hz"] == "nan"
+    for _ in range(21):
+        stats.on_received()
+        clock.now += 0.05
+    assert math.isclose(stats.input_rate_hz(), 20.0)
+    assert dict(stats.status().values)["input_rate_hz"] == "20.0"

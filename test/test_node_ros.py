@@ -230,6 +230,8 @@ def test_diagnostics_report_each_camera(setup: Setup) -> None:
         assert status.hardware_id == camera
         assert int(values["frames_in"]) >= int(values["frames_processed"]) >= 1
         assert values["frames_dropped"].isdigit()
+        assert values["frames_lost"] == "0"  # publication sequence numbers without a gap
+        assert "input_rate_hz" in values
         # a camera that processed a good frame is healthy, unless it had to drop one
         healthy = DiagnosticStatus.OK if values["frames_dropped"] == "0" else DiagnosticStatus.WARN
         assert status.level == healthy, status.message

@@ -1,8 +1,10 @@
 """Per-camera counters and latency percentiles for /diagnostics (ROS-free, thread-safe).
 
-The subscription callback counts frames in and drops; the worker counts processed, rejected
-(bad input) and failed frames and their latency. `status()` turns that into a level, a message
-and key/value pairs, which the node copies into a diagnostic_msgs/DiagnosticStatus.
+The subscription callback counts frames in, drops, and frames lost in transport (gaps in the
+publishers' sequence numbers, where the middleware reports them), and measures the input rate;
+the worker counts processed, rejected (bad input) and failed frames and their latency.
+`status()` turns that into a level, a message and key/value pairs, which the node copies into
+a diagnostic_msgs/DiagnosticStatus.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class CameraStats:
         self._hold_s = hold_s
         self._stale_s = stale_s
         self._latencies: deque[float] = deque(maxlen=window)
+        self._arrivals: deque[float] = deque(maxlen=window)
+        self._last_sequence: int | None = None
+        self._last_loss_at: float | None = None
+        self.lost: int | None = None  # None: the middleware reports no sequence numbers
         self.frames_in = 0
         self.processed = 0
         self.dropped = 0
@@ -64,10 +70,35 @@ class CameraStats:
         self._last_error_at: float | None = None
         self._last_drop_at: float | None = None
 
-    def on_received(self) -> None:
+    def on_received(self, sequence: int | None = None) -> None:
+        """A frame arrived; `sequence` is its publication sequence number when known.
+
+        A jump in the sequence counts the frames in between as lost in transport (one
+        publisher per camera topic, the camera driver); a step back (a restarted publisher)
+        starts counting afresh.
+        """
         with self._lock:
+            now = self._clock()
             self.frames_in += 1
-            self._last_in = self._clock()
+            self._last_in = now
+            self._arrivals.append(now)
+            if sequence is None:
+                return
+            if self.lost is None:
+                self.lost = 0
+            last = self._last_sequence
+            if last is not None and sequence > last + 1:
+                self.lost += sequence - last - 1
+                self._last_loss_at = now
+            self._last_sequence = sequence
+
+    def input_rate_hz(self) -> float:
+        """Frames per second over the recent arrivals (NaN with fewer than two)."""
+        with self._lock:
+            arrivals = list(self._arrivals)
+        if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
+            return math.nan
+        return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
 
     def on_dropped(self, count: int = 1) -> None:
         with self._lock:
@@ -108,12 +139,15 @@ class CameraStats:
         """Level and message (worst condition first) plus every counter as key/value strings."""
         now = self._clock()
         latency = self.latency_ms()
+        rate = self.input_rate_hz()
         with self._lock:
             level, message = self._level(now)
             values = [
                 ("frames_in", str(self.frames_in)),
                 ("frames_processed", str(self.processed)),
                 ("frames_dropped", str(self.dropped)),
+                ("frames_lost", "n/a" if self.lost is None else str(self.lost)),
+                ("input_rate_hz", _fmt(rate)),
                 ("frames_rejected", str(self.rejected)),
                 ("frames_failed", str(self.failed)),
                 ("latency_ms_p50", _fmt(latency["p50"])),
@@ -130,6 +164,8 @@ class CameraStats:
             return Level.WARN, "waiting for frames"
         if now - self._last_in > self._stale_s:
             return Level.WARN, f"no frames for {now - self._last_in:.0f} s"
+        if self._last_loss_at is not None and now - self._last_loss_at <= self._hold_s:
+            return Level.WARN, "losing frames in transport (frames_lost): see QoS in docs/node.md"
         if self._last_drop_at is not None and now - self._last_drop_at <= self._hold_s:
             return Level.WARN, "dropping frames: camera faster than the engine"
         return Level.OK, "ok"

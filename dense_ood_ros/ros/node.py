@@ -223,7 +223,10 @@ class DenseOodNode(Node):
             stats=CameraStats(),
             logger=get_logger(self.get_logger().name),
         )
-        callback = functools.partial(self._on_frame, camera)
+        if _message_info_supported():
+            callback: Any = functools.partial(self._on_frame_with_info, camera)
+        else:  # Humble's rclpy passes the message only
+            callback = functools.partial(self._on_frame, camera)
         if self.config.compressed:
             self.create_subscription(
                 CompressedImage, subscription_topic(topic, True), callback, qos
@@ -234,10 +237,16 @@ class DenseOodNode(Node):
 
     # --- executor thread: callbacks ---------------------------------------------------------
 
-    def _on_frame(self, camera: _Camera, msg: Any) -> None:
-        camera.stats.on_received()
+    def _on_frame(self, camera: _Camera, msg: Any, sequence: int | None = None) -> None:
+        camera.stats.on_received(sequence)
         if self.slots.put(camera.input_topic, _Frame(msg, time.monotonic())):
             camera.stats.on_dropped()
+
+    def _on_frame_with_info(self, camera: _Camera, msg: Any, info: Any) -> None:
+        """rclpy (Iron and later) passes the message info: its publication sequence number
+        reveals frames lost in transport."""
+        sequence = info.get("publication_sequence_number") if isinstance(info, dict) else None
+        self._on_frame(camera, msg, sequence if isinstance(sequence, int) and sequence else None)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Threshold and publish_* change live; the rest is read once at start."""
@@ -393,6 +402,13 @@ def _teardown(node: DenseOodNode | None) -> None:
         node.close()
         node.destroy_node()
     rclpy.try_shutdown()
+
+
+def _message_info_supported() -> bool:
+    """Whether this rclpy hands subscription callbacks the message info (Iron and later)."""
+    from rclpy.subscription import Subscription
+
+    return hasattr(getattr(Subscription, "CallbackType", None), "WithMessageInfo")
 
 
 def _external_shutdown() -> type[BaseException]:
