@@ -151,14 +151,14 @@ def test_semantic_and_score_equal_a_direct_onnxruntime_run(setup: Setup) -> None
     np.testing.assert_allclose(image_from_msg(outputs["anomaly_score"]), score, atol=1e-6)
 
 
-def test_default_qos_is_sensor_data(setup: Setup) -> None:
+def test_default_qos_follows_best_effort_cameras_and_publishes_reliable(setup: Setup) -> None:
     from rclpy.qos import ReliabilityPolicy
 
-    for camera in CAMERAS:
+    for camera in CAMERAS:  # the fixture's cameras publish best effort (sensor data)
         outputs = list(output_topics(camera).values())
         subs, pubs = endpoint_reliabilities(setup.client, camera, outputs)
         assert subs == [ReliabilityPolicy.BEST_EFFORT]
-        assert pubs == {topic: [ReliabilityPolicy.BEST_EFFORT] for topic in outputs}
+        assert pubs == {topic: [ReliabilityPolicy.RELIABLE] for topic in outputs}
 
 
 def test_model_parameters_are_exposed_read_only(setup: Setup) -> None:

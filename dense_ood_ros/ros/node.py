@@ -64,6 +64,7 @@ from dense_ood_ros.ros.node_config import (
     parse_config,
     parse_threshold,
 )
+from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliability
 from dense_ood_ros.ros.topics import (
     OUTPUT_ENCODINGS,
     output_namespace,
@@ -74,6 +75,7 @@ from dense_ood_ros.ros.topics import (
 NODE_NAME = "dense_ood"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 DIAGNOSTICS_PERIOD_S = 1.0
+FOLLOW_PERIOD_S = 1.0  # qos auto: how often the publishers are looked at
 LOG_THROTTLE_S = 5.0
 QUEUE_DEPTH = 5
 
@@ -94,11 +96,14 @@ class _Camera:
     publishers: dict[str, Any]  # output name -> rclpy Publisher
     stats: CameraStats
     logger: Any  # the node's logger name; its own instance, so throttling is per camera
+    subscription: Any = None
+    reliability: str = BEST_EFFORT  # of the subscription
 
 
 def qos_profile(name: str) -> QoSProfile:
-    """`sensor_data`: best effort, keep last 5; `reliable`: reliable, keep last 5."""
-    if name == "sensor_data":
+    """`sensor_data` / `best_effort`: best effort, keep last 5; `reliable`: reliable, keep
+    last 5 (`auto` publishes reliable, which every kind of subscriber matches)."""
+    if name in ("sensor_data", BEST_EFFORT):
         return qos_profile_sensor_data
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
@@ -106,6 +111,11 @@ def qos_profile(name: str) -> QoSProfile:
         reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.VOLATILE,
     )
+
+
+def input_reliability(qos: str) -> str:
+    """The subscription's reliability at start: auto begins best effort (it matches both)."""
+    return RELIABLE if qos == "reliable" else BEST_EFFORT
 
 
 T = TypeVar("T")
@@ -176,10 +186,12 @@ class DenseOodNode(Node):
         self._publish_overlay = config.publish_overlay
         self._declare_model_parameters()
 
-        qos = qos_profile(config.qos)
+        qos = qos_profile("reliable" if config.qos == "auto" else config.qos)
         self._slots = FrameSlots(config.image_topics)
         for topic in config.image_topics:
             self._cameras[topic] = self._create_camera(topic, qos)
+        if config.qos == "auto":
+            self._follow_timer = self.create_timer(FOLLOW_PERIOD_S, self._follow_publishers)
         self._diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -222,18 +234,39 @@ class DenseOodNode(Node):
             publishers=publishers,
             stats=CameraStats(),
             logger=get_logger(self.get_logger().name),
+            reliability=input_reliability(self.config.qos),
         )
+        self._subscribe(camera)
+        return camera
+
+    def _subscribe(self, camera: _Camera) -> None:
+        """(Re-)create the camera's subscription at its current reliability."""
+        if camera.subscription is not None:
+            self.destroy_subscription(camera.subscription)
         if _message_info_supported():
             callback: Any = functools.partial(self._on_frame_with_info, camera)
         else:  # Humble's rclpy passes the message only
             callback = functools.partial(self._on_frame, camera)
-        if self.config.compressed:
-            self.create_subscription(
-                CompressedImage, subscription_topic(topic, True), callback, qos
-            )
-        else:
-            self.create_subscription(Image, subscription_topic(topic, False), callback, qos)
-        return camera
+        kind = CompressedImage if self.config.compressed else Image
+        topic = subscription_topic(camera.input_topic, self.config.compressed)
+        camera.subscription = self.create_subscription(
+            kind, topic, callback, qos_profile(camera.reliability)
+        )
+
+    def _follow_publishers(self) -> None:
+        """qos auto: match each camera's subscription to what its publishers offer."""
+        for camera in self._cameras.values():
+            topic = subscription_topic(camera.input_topic, self.config.compressed)
+            offered = [
+                RELIABLE if info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                else BEST_EFFORT
+                for info in self.get_publishers_info_by_topic(topic)
+            ]  # fmt: skip
+            wanted = follow_reliability(offered, camera.reliability)
+            if wanted != camera.reliability:
+                camera.reliability = wanted
+                self._subscribe(camera)
+                self.get_logger().info(f"{topic}: publishers offer {wanted}; subscribed so")
 
     # --- executor thread: callbacks ---------------------------------------------------------
 
@@ -286,6 +319,7 @@ class DenseOodNode(Node):
             status = camera.stats.status()
             values = [
                 ("input_topic", camera.input_topic),
+                ("input_qos", camera.reliability),
                 ("output_namespace", output_namespace(camera.input_topic)),
                 *status.values,
                 *common,

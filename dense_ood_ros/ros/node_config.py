@@ -19,7 +19,7 @@ from dense_ood_ros.engine import BACKENDS
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.ros.topics import TopicError, check_distinct_outputs, validate_topic
 
-QOS_PROFILES = ("sensor_data", "reliable")
+QOS_PROFILES = ("auto", "sensor_data", "reliable")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec(
         "qos",
-        "sensor_data",
-        "QoS of inputs and outputs: sensor_data (best effort) | reliable.",
+        "auto",
+        "QoS: auto (inputs follow the camera publishers' reliability, outputs reliable) | "
+        "sensor_data (best effort) | reliable.",
     ),
 )
 
