@@ -14,7 +14,10 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (
+            f"share/{PACKAGE}/config",
+            glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml"),
+        ),
         (f"share/{PACKAGE}/models", glob("models/*.onnx")),
         (f"share/{PACKAGE}/data/samples", glob("data/samples/*.*")),
         (f"share/{PACKAGE}/data/samples/labels", glob("data/samples/labels/*.png")),

@@ -19,4 +19,4 @@ from dense_ood_ros.ros.launch_parts import PACKAGE, node_action, node_arguments,
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory(PACKAGE)
-    return LaunchDescription([*node_arguments(share), node_action(), rviz_action(share)])
+    return LaunchDescription([*node_arguments(share), node_action(share), rviz_action(share)])

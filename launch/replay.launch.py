@@ -47,7 +47,7 @@ def generate_launch_description() -> LaunchDescription:
                 "play_bag", default_value="true", description="Start `ros2 bag play`."
             ),
             *node_arguments(share),
-            node_action(use_sim_time=True),
+            node_action(share, use_sim_time=True),
             play,
             RegisterEventHandler(
                 OnProcessExit(target_action=play, on_exit=[EmitEvent(event=Shutdown())])

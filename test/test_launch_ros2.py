@@ -114,10 +114,22 @@ def test_replay_launch_starts_the_node_on_simulated_time(
 @pytest.mark.parametrize(
     ("launch_file", "arguments"),
     [
-        ("dense_ood.launch.py", ["model_path", "image_topics", "params_file", "use_rviz"]),
+        (
+            "dense_ood.launch.py",
+            ["model_path", "image_topics", "params_file", "use_rviz", "large_frames"],
+        ),
         (
             "replay.launch.py",
-            ["bag", "rate", "play_bag", "model_path", "image_topics", "params_file", "use_rviz"],
+            [
+                "bag",
+                "rate",
+                "play_bag",
+                "model_path",
+                "image_topics",
+                "params_file",
+                "use_rviz",
+                "large_frames",
+            ],
         ),
     ],
 )
@@ -218,3 +230,23 @@ def test_a_node_that_cannot_start_ends_the_launch_with_an_error(
     assert expected in launch.output()
     assert "the dense_ood node exited with status 1" in launch.output()
     assert "Traceback" not in launch.output()
+
+
+def test_large_frames_gives_the_node_the_fast_dds_profile(
+    ros_env: dict[str, str], tiny_model: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in ros_env.items() if "PROFILES_FILE" not in k}
+    launch = Launch(env, tmp_path / "launch.log", "dense_ood.launch.py",
+                    f"model_path:={tiny_model}", "large_frames:=true")  # fmt: skip
+    try:
+        _wait_serving(launch, env)
+        children = subprocess.run(["pgrep", "-P", str(launch.process.pid)],
+                                  capture_output=True, text=True).stdout.split()  # fmt: skip
+        environments = [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in children]
+        profiles = [e for env_ in environments for e in env_
+                    if e.startswith(b"FASTRTPS_DEFAULT_PROFILES_FILE=")]  # fmt: skip
+        assert len(profiles) == 1, launch.output()
+        path = Path(profiles[0].split(b"=", 1)[1].decode())
+        assert path.name == "fastdds_large_frames.xml" and "<segment_size>" in path.read_text()
+    finally:
+        assert launch.interrupt() == 0, launch.output()

@@ -12,6 +12,9 @@ from typing import Any
 
 PACKAGE = "dense_ood_ros"
 EXECUTABLE = "dense_ood_node"
+LARGE_FRAMES_PROFILE = "fastdds_large_frames.xml"
+#: Fast DDS 2.x (Humble, Jazzy) and 3.x read their profile file from these; a user's wins.
+PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
 
 
 def parameter_overrides(model_path: str, image_topics: str) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def rviz_config_for(camera: str, shipped: str) -> str:
 
 
 def node_arguments(share: str) -> list[Any]:
-    """model_path, image_topics, params_file and use_rviz."""
+    """model_path, image_topics, params_file, use_rviz and large_frames."""
     from launch.actions import DeclareLaunchArgument
 
     return [
@@ -84,10 +87,17 @@ def node_arguments(share: str) -> list[Any]:
             default_value="false",
             description="Also start RViz with config/dense_ood.rviz.",
         ),
+        DeclareLaunchArgument(
+            "large_frames",
+            default_value="false",
+            description="Run the node with config/fastdds_large_frames.xml (a 100 MB Fast DDS "
+            "shared-memory segment for raw frames above ~0.5 MB; the camera driver needs it "
+            "too, see docs/node.md).",
+        ),
     ]
 
 
-def node_action(use_sim_time: bool = False) -> Any:
+def node_action(share: str, use_sim_time: bool = False) -> Any:
     """An OpaqueFunction that starts the node with the launch-argument overrides applied on
     top of params_file (on the bag's clock with `use_sim_time`). A params_file that does not
     exist stops the launch before anything starts; a node that exits with an error ends the
@@ -104,6 +114,10 @@ def node_action(use_sim_time: bool = False) -> Any:
         overrides = _overrides(context)
         if use_sim_time:
             overrides["use_sim_time"] = True
+        env = {}
+        if LaunchConfiguration("large_frames").perform(context).lower() in ("true", "1"):
+            profile = os.path.join(share, "config", LARGE_FRAMES_PROFILE)
+            env = {name: os.environ.get(name, profile) for name in PROFILE_VARIABLES}
         node = Node(
             package=PACKAGE,
             executable=EXECUTABLE,
@@ -111,6 +125,7 @@ def node_action(use_sim_time: bool = False) -> Any:
             output="screen",
             emulate_tty=True,
             parameters=[params_file, overrides],
+            additional_env=env,
         )
         return [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_failed))]
 
