@@ -130,3 +130,12 @@ def test_bench_replay_compares_replay_and_engine_throughput(
     assert report["replay_over_engine_throughput"] == pytest.approx(expected)
     assert _bench(["--model", str(tiny_model), "--height", "8"]) == 2
     assert "--height and --width are required" in capsys.readouterr().err
+
+
+def test_bench_outputs_at_the_model_size(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    report_path = tmp_path / "bench.json"
+    args = ["--model", str(tiny_model), "--height", "128", "--width", "192", "--iterations", "2",
+            "--output-size", "model", "--json", str(report_path)]  # fmt: skip
+    assert _bench(args) == 0
+    assert "outputs at the model size" in capsys.readouterr().out
+    assert json.loads(report_path.read_text())["output_size"] == "model"

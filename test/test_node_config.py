@@ -29,7 +29,7 @@ def test_defaults_need_only_a_model() -> None:
         anomaly_threshold=None,
         publish_color=True,
         publish_overlay=True,
-        qos="sensor_data",
+        qos="auto",
     )
     assert PARAMETER_NAMES == (
         "model_path",
@@ -39,6 +39,7 @@ def test_defaults_need_only_a_model() -> None:
         "anomaly_threshold",
         "publish_color",
         "publish_overlay",
+        "output_size",
         "qos",
     )
 
@@ -67,7 +68,8 @@ def test_full_config() -> None:
     [
         ({"model_path": 3}, "'model_path' must be a string"),
         ({"backend": "cuda"}, "'backend' is 'cuda'; choose one of auto \\| onnxruntime"),
-        ({"qos": "best_effort"}, "choose one of sensor_data \\| reliable"),
+        ({"qos": "best_effort"}, "choose one of auto \\| sensor_data \\| reliable"),
+        ({"output_size": "half"}, "choose one of camera \\| model"),
         ({"image_topics": []}, "'image_topics' is empty"),
         ({"image_topics": None}, "'image_topics' is empty"),
         ({"image_topics": "/camera/image_raw"}, "must be a list"),

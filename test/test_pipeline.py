@@ -83,6 +83,21 @@ def test_twice_the_model_size_is_area_down_and_nearest_up(pipeline, session, rng
     np.testing.assert_allclose(result.score, upsampled, rtol=1e-5, atol=1e-6)
 
 
+def test_outputs_at_the_model_size_are_the_engine_outputs(tiny_model, session, rng) -> None:
+    at_model = Pipeline(load_engine(tiny_model, "onnxruntime"), output_size="model")
+    frame = _frame(rng, 2 * HEIGHT, 3 * WIDTH)
+    small = resize_to(frame, (HEIGHT, WIDTH))
+    semantic, score = session.run(["semantic", "anomaly_score"], {"image": small[None]})
+    result = at_model.process(frame, extra_scores=True)
+    _check_sizes(result, HEIGHT, WIDTH)
+    np.testing.assert_array_equal(result.semantic, semantic[0])
+    np.testing.assert_allclose(result.score, score[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result.mask, np.where(result.score >= at_model.threshold, 255, 0))
+    assert all(v.shape == (HEIGHT, WIDTH) for v in result.extra_scores.values())
+    with pytest.raises(ValueError, match="output_size must be one of camera, model"):
+        Pipeline(load_engine(tiny_model, "onnxruntime"), output_size="half")
+
+
 def test_colour_and_overlay_only_when_asked(pipeline, rng) -> None:
     frame = _frame(rng, 50, 70)
     result = pipeline.process(frame, color=False, overlay=False)

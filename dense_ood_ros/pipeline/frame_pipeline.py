@@ -26,13 +26,17 @@ from dense_ood_ros.pipeline import render
 NEAREST = getattr(cv2, "INTER_NEAREST_EXACT", cv2.INTER_NEAREST)
 
 
+#: Where the outputs are: at the camera frame's size, or at the model's input size.
+OUTPUT_SIZES = ("camera", "model")
+
+
 class FrameError(DenseOodError, ValueError):
     """A frame or setting the pipeline cannot use (not uint8 RGB, empty, a non-finite threshold)."""
 
 
 @dataclass
 class FrameResult:
-    """One frame's outputs, all at the camera's height and width."""
+    """One frame's outputs, all at the output size (the camera's, or the model's input size)."""
 
     semantic: np.ndarray  # uint8 [H, W] trainIds
     score: np.ndarray  # float32 [H, W], higher = more anomalous
@@ -57,11 +61,20 @@ class Pipeline:
     """Resize, infer, resize back, threshold, colourise and overlay one camera frame."""
 
     def __init__(
-        self, engine: Engine, threshold: float | None = None, overlay_alpha: float = 0.5
+        self,
+        engine: Engine,
+        threshold: float | None = None,
+        overlay_alpha: float = 0.5,
+        output_size: str = "camera",
     ) -> None:
-        """`threshold=None` takes the model's default (contract.threshold)."""
+        """`threshold=None` takes the model's default (contract.threshold). `output_size`:
+        outputs at the camera's size, or at the model's input size ("model"), which skips the
+        full-resolution post-processing and shrinks every output message."""
+        if output_size not in OUTPUT_SIZES:
+            raise FrameError(f"output_size must be one of {', '.join(OUTPUT_SIZES)}")
         self.engine = engine
         self.overlay_alpha = overlay_alpha
+        self.output_size = output_size
         self._lut = render.palette_lut(engine.contract.palette)
         self.threshold = engine.contract.threshold if threshold is None else threshold
 
@@ -90,9 +103,11 @@ class Pipeline:
     ) -> FrameResult:
         """Run one RGB uint8 [H, W, 3] frame; colour/overlay/extra scores only when asked."""
         _check_frame(rgb)
-        camera_hw = rgb.shape[:2]
         clock = _Clock()
         model_input = resize_to(rgb, self.contract.input_hw)
+        at_model = self.output_size == "model"
+        camera_hw = self.contract.input_hw if at_model else rgb.shape[:2]  # the outputs' size
+        background = model_input if at_model else rgb
         clock.lap("preprocess")
         outputs = self.engine.infer(model_input[None], extra_scores=extra_scores)
         clock.lap("engine")
@@ -107,7 +122,7 @@ class Pipeline:
             result.color = colors if color else None
             clock.lap("color")
             if overlay:
-                result.overlay = render.overlay(rgb, colors, mask, self.overlay_alpha)
+                result.overlay = render.overlay(background, colors, mask, self.overlay_alpha)
                 clock.lap("overlay")
         if extra_scores:
             result.extra_scores = {

@@ -33,7 +33,7 @@ try:
         ReliabilityPolicy,
         qos_profile_sensor_data,
     )
-    from sensor_msgs.msg import CompressedImage, Image
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 except ImportError as _exc:  # pragma: no cover - only without a ROS 2 Python environment
     sys.exit(
         f"dense_ood_node: ROS 2 Python packages are missing ({_exc}); source a ROS 2 setup "
@@ -51,6 +51,11 @@ from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.model.bundled import demo_model_path
 from dense_ood_ros.model.contract import ContractError
 from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline
+from dense_ood_ros.ros.camera_info import (
+    camera_info_topic,
+    output_camera_info_topic,
+    scaled_camera_info,
+)
 from dense_ood_ros.ros.camera_stats import CameraStats
 from dense_ood_ros.ros.frame_slots import FrameSlots
 from dense_ood_ros.ros.node_config import (
@@ -98,6 +103,8 @@ class _Camera:
     logger: Any  # the node's logger name; its own instance, so throttling is per camera
     subscription: Any = None
     reliability: str = BEST_EFFORT  # of the subscription
+    info_publisher: Any = None  # <ns>/dense_ood/camera_info
+    info: Any = None  # the latest <ns>/camera_info, if the camera publishes one
 
 
 def qos_profile(name: str) -> QoSProfile:
@@ -181,7 +188,7 @@ class DenseOodNode(Node):
         except (ContractError, EngineError) as exc:
             raise StartupError(f"cannot load model: {first_line(exc)}") from exc
         self._config = config
-        self._pipeline = Pipeline(engine, config.anomaly_threshold)
+        self._pipeline = Pipeline(engine, config.anomaly_threshold, output_size=config.output_size)
         self._publish_color = config.publish_color
         self._publish_overlay = config.publish_overlay
         self._declare_model_parameters()
@@ -204,7 +211,8 @@ class DenseOodNode(Node):
             f"{' (compressed)' if config.compressed else ''} with {config.model_path} "
             f"[{engine.backend_name}, {contract.num_classes} classes, input "
             f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
-            f"threshold {self.pipeline.threshold:g}, qos {config.qos}]"
+            f"threshold {self.pipeline.threshold:g}, qos {config.qos}, outputs at the "
+            f"{config.output_size} size]"
         )
 
     def _value(self, name: str) -> Any:
@@ -235,9 +243,19 @@ class DenseOodNode(Node):
             stats=CameraStats(),
             logger=get_logger(self.get_logger().name),
             reliability=input_reliability(self.config.qos),
+            info_publisher=self.create_publisher(CameraInfo, output_camera_info_topic(topic), qos),
         )
         self._subscribe(camera)
+        self.create_subscription(  # best effort: matches calibration publishers of either kind
+            CameraInfo,
+            camera_info_topic(topic),
+            functools.partial(self._on_camera_info, camera),
+            qos_profile_sensor_data,
+        )
         return camera
+
+    def _on_camera_info(self, camera: _Camera, info: Any) -> None:
+        camera.info = info
 
     def _subscribe(self, camera: _Camera) -> None:
         """(Re-)create the camera's subscription at its current reliability."""
@@ -381,6 +399,10 @@ class DenseOodNode(Node):
             publisher = camera.publishers[output]
             if array is not None and _subscribed(publisher):
                 publisher.publish(image_msg_from_array(array, encoding, header))
+        info = camera.info
+        if info is not None and _subscribed(camera.info_publisher):
+            height, width = result.semantic.shape
+            camera.info_publisher.publish(scaled_camera_info(info, header, height, width))
 
     # --- shutdown ---------------------------------------------------------------------------
 

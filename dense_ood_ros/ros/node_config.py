@@ -17,6 +17,7 @@ import numpy as np
 
 from dense_ood_ros.engine import BACKENDS
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
 from dense_ood_ros.ros.topics import TopicError, check_distinct_outputs, validate_topic
 
 QOS_PROFILES = ("auto", "sensor_data", "reliable")
@@ -71,6 +72,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         dynamic=True,
     ),
     ParameterSpec(
+        "output_size",
+        "camera",
+        "Size of the outputs: camera (the input's) | model (the model's input size, which saves "
+        "bandwidth and full-resolution post-processing).",
+    ),
+    ParameterSpec(
         "qos",
         "auto",
         "QoS: auto (inputs follow the camera publishers' reliability, outputs reliable) | "
@@ -104,6 +111,7 @@ class NodeConfig:
     publish_color: bool
     publish_overlay: bool
     qos: str
+    output_size: str = "camera"
 
 
 def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -> NodeConfig:
@@ -126,6 +134,7 @@ def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -
         publish_color=_bool(get, "publish_color"),
         publish_overlay=_bool(get, "publish_overlay"),
         qos=_choice(get, "qos", QOS_PROFILES),
+        output_size=_choice(get, "output_size", OUTPUT_SIZES),
     )
 
 

@@ -37,6 +37,7 @@ class BenchError(DenseOodError, ValueError):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dense_ood_ros.codec.image_codec import SUPPORTED_ENCODINGS
     from dense_ood_ros.engine import BACKENDS
+    from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
 
     parser.add_argument("--model", required=True, type=Path, help="contract-1 model (.onnx)")
     parser.add_argument("--height", type=int, help="camera frame height (pixels)")
@@ -82,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="camera frame from this picture (resized to the camera size) instead of a "
         "synthetic one",
     )
+    parser.add_argument(
+        "--output-size",
+        choices=OUTPUT_SIZES,
+        default="camera",
+        help="outputs at the camera's size or at the model's input size (the node's output_size)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             overlay=not args.no_overlay,
             image=args.image,
             threshold=args.threshold,
+            output_size=args.output_size,
         )
     except (DenseOodError, OSError) as exc:
         print(f"dense-ood bench: error: {exc}", file=sys.stderr)
@@ -123,7 +131,9 @@ def _bench_replay(args: argparse.Namespace) -> int:
     from dense_ood_ros.replay.report import markdown, report_dict
     from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
 
-    pipeline = Pipeline(load_engine(args.model, args.backend), args.threshold)
+    pipeline = Pipeline(
+        load_engine(args.model, args.backend), args.threshold, output_size=args.output_size
+    )
     with tempfile.TemporaryDirectory(prefix="dense_ood_bench_") as tmp:
         options = ReplayOptions(
             bags=args.replay,
@@ -170,6 +180,7 @@ def benchmark(
     overlay: bool = True,
     image: Path | None = None,
     threshold: float | None = None,
+    output_size: str = "camera",
 ) -> dict[str, Any]:
     """Time both paths; return the configuration and per-stage statistics (milliseconds)."""
     from tqdm import tqdm
@@ -179,7 +190,7 @@ def benchmark(
     from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
 
     engine = load_engine(model, backend)
-    pipeline = Pipeline(engine, threshold)
+    pipeline = Pipeline(engine, threshold, output_size=output_size)
     frame = _load_frame(image, height, width) if image else synthetic_frame(height, width)
     camera_msg = camera_message(frame, encoding)
     model_batch = resize_to(frame, engine.contract.input_hw)[None]
@@ -243,6 +254,7 @@ def benchmark(
         "color": color,
         "overlay": overlay,
         "threshold": pipeline.threshold,
+        "output_size": output_size,
         "messages": messages_kind,
         "decoder": image_decoder(),
         "stages_ms": summary,
@@ -347,7 +359,7 @@ def format_report(report: dict[str, Any]) -> str:
     providers = ", ".join(report["providers"]) or report["backend"]
     lines = [
         f"model {report['model']} ({report['backend']}: {providers}), input {model_hw}, "
-        f"threshold {report['threshold']:g}",
+        f"threshold {report['threshold']:g}, outputs at the {report['output_size']} size",
         f"camera {camera} {report['encoding']} ({report['frame']}), "
         f"{report['iterations']} frames after {report['warmup']} warm-up, "
         f"decoded by {report['decoder']}, outputs as {report['messages']}",

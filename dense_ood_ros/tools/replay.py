@@ -23,6 +23,7 @@ from dense_ood_ros.tools.outputs import OutputExistsError, check_output_folder
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dense_ood_ros.engine import BACKENDS
     from dense_ood_ros.model.bundled import default_demo_model
+    from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
     from dense_ood_ros.replay.bag_output import STORAGES
 
     parser.add_argument("bags", nargs="+", type=Path, metavar="IN_BAG", help="bags to replay")
@@ -47,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend")
     parser.add_argument(
         "--threshold", type=float, default=None, help="anomaly threshold (default: the model's)"
+    )
+    parser.add_argument(
+        "--output-size",
+        choices=OUTPUT_SIZES,
+        default="camera",
+        help="masks at the camera's size or at the model's input size (labels must match)",
     )
     parser.add_argument("--no-color", action="store_true", help="skip semantic_color")
     parser.add_argument("--no-overlay", action="store_true", help="skip overlay")
@@ -100,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.report is not None:
             check_output_folder(args.report, args.overwrite, "--report")
-        pipeline = Pipeline(load_engine(args.model, args.backend), args.threshold)
+        engine = load_engine(args.model, args.backend)
+        pipeline = Pipeline(engine, args.threshold, output_size=args.output_size)
         session = ReplaySession(pipeline, options, None if args.no_progress else _progress)
         session.check()
         prepare_output_bag(args.output, args.overwrite)
