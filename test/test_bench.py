@@ -139,3 +139,14 @@ def test_bench_outputs_at_the_model_size(tiny_model: Path, tmp_path: Path, capsy
     assert _bench(args) == 0
     assert "outputs at the model size" in capsys.readouterr().out
     assert json.loads(report_path.read_text())["output_size"] == "model"
+
+
+def test_bench_cameras_batched_against_one_by_one(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    report_path = tmp_path / "cameras.json"
+    args = ["--model", str(tiny_model), "--height", "64", "--width", "96", "--iterations", "2",
+            "--warmup", "0", "--cameras", "1", "3", "--json", str(report_path)]  # fmt: skip
+    assert _bench(args) == 0
+    assert "one by one fps" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    assert [row["cameras"] for row in report] == [1, 3]
+    assert all(row["batched_fps"] > 0 and row["one_by_one_fps"] > 0 for row in report)

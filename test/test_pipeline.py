@@ -98,6 +98,22 @@ def test_outputs_at_the_model_size_are_the_engine_outputs(tiny_model, session, r
         Pipeline(load_engine(tiny_model, "onnxruntime"), output_size="half")
 
 
+def test_a_batch_of_cameras_equals_one_by_one(pipeline, rng) -> None:
+    frames = [_frame(rng, 90, 130), _frame(rng, HEIGHT, WIDTH), _frame(rng, 37, 300)]
+    batch = pipeline.process_batch(frames, [True, False, True], [True, True, False], True)
+    for frame, result, (color, overlay) in zip(
+        frames, batch, [(True, True), (False, True), (True, False)], strict=True
+    ):
+        alone = pipeline.process(frame, color=color, overlay=overlay, extra_scores=True)
+        np.testing.assert_array_equal(result.semantic, alone.semantic)
+        np.testing.assert_allclose(result.score, alone.score, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(result.mask, alone.mask)
+        assert (result.color is None) == (alone.color is None)
+        assert (result.overlay is None) == (alone.overlay is None)
+        assert set(result.extra_scores) == set(alone.extra_scores)
+        assert result.timings_ms["engine"] == batch[0].timings_ms["engine"]  # one call
+
+
 def test_colour_and_overlay_only_when_asked(pipeline, rng) -> None:
     frame = _frame(rng, 50, 70)
     result = pipeline.process(frame, color=False, overlay=False)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from dense_ood_ros.engine.base import Engine
+from dense_ood_ros.engine.base import Engine, EngineOutputs
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import ModelContract
 from dense_ood_ros.pipeline import render
@@ -102,23 +103,62 @@ class Pipeline:
         extra_scores: bool = False,
     ) -> FrameResult:
         """Run one RGB uint8 [H, W, 3] frame; colour/overlay/extra scores only when asked."""
-        _check_frame(rgb)
-        clock = _Clock()
-        model_input = resize_to(rgb, self.contract.input_hw)
+        return self.process_batch([rgb], [color], [overlay], extra_scores)[0]
+
+    def process_batch(
+        self,
+        frames: Sequence[np.ndarray],
+        color: Sequence[bool],
+        overlay: Sequence[bool],
+        extra_scores: bool = False,
+    ) -> list[FrameResult]:
+        """Run several frames (one per camera, any sizes) through one engine call; the model's
+        batch dimension takes them together. `color` and `overlay` are per frame. Each
+        result's timings give its own stages and the whole batch's engine time."""
+        for rgb in frames:
+            _check_frame(rgb)
+        start = time.perf_counter()
+        inputs = [resize_to(rgb, self.contract.input_hw) for rgb in frames]
+        preprocess_ms = (time.perf_counter() - start) * 1e3 / len(frames)
+        engine_start = time.perf_counter()
+        outputs = self.engine.infer(np.stack(inputs), extra_scores=extra_scores)
+        engine_ms = (time.perf_counter() - engine_start) * 1e3
+        results = []
+        for index, rgb in enumerate(frames):
+            clock = _Clock()
+            result = self._finish(
+                rgb, inputs[index], outputs, index, color[index], overlay[index], extra_scores,
+                clock,
+            )  # fmt: skip
+            laps = clock.finish()
+            laps["total"] += preprocess_ms + engine_ms
+            result.timings_ms = {"preprocess": preprocess_ms, "engine": engine_ms, **laps}
+            results.append(result)
+        return results
+
+    def _finish(
+        self,
+        rgb: np.ndarray,
+        model_input: np.ndarray,
+        outputs: EngineOutputs,
+        index: int,
+        color: bool,
+        overlay: bool,
+        extra_scores: bool,
+        clock: _Clock,
+    ) -> FrameResult:
+        """One frame's outputs from its row of the batch, at the output size."""
         at_model = self.output_size == "model"
-        camera_hw = self.contract.input_hw if at_model else rgb.shape[:2]  # the outputs' size
+        out_hw = self.contract.input_hw if at_model else rgb.shape[:2]
         background = model_input if at_model else rgb
-        clock.lap("preprocess")
-        outputs = self.engine.infer(model_input[None], extra_scores=extra_scores)
-        clock.lap("engine")
-        semantic = resize_to(outputs.semantic[0], camera_hw, NEAREST)
-        score = resize_to(outputs.score[0], camera_hw, cv2.INTER_LINEAR)
+        semantic = resize_to(outputs.semantic[index], out_hw, NEAREST)
+        score = resize_to(outputs.score[index], out_hw, cv2.INTER_LINEAR)
         mask = cv2.compare(score, np.float64(self._threshold), cv2.CMP_GE)  # 255 / 0, uint8
         clock.lap("postprocess")
         result = FrameResult(semantic=semantic, score=score, mask=mask)
         if color or overlay:
-            small = render.colorize(outputs.semantic[0], self._lut)
-            colors = resize_to(small, camera_hw, NEAREST)
+            small = render.colorize(outputs.semantic[index], self._lut)
+            colors = resize_to(small, out_hw, NEAREST)
             result.color = colors if color else None
             clock.lap("color")
             if overlay:
@@ -126,11 +166,10 @@ class Pipeline:
                 clock.lap("overlay")
         if extra_scores:
             result.extra_scores = {
-                name: resize_to(values[0], camera_hw, cv2.INTER_LINEAR)
+                name: resize_to(values[index], out_hw, cv2.INTER_LINEAR)
                 for name, values in outputs.extra_scores.items()
             }
             clock.lap("extra_scores")
-        result.timings_ms = clock.finish()
         return result
 
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
 try:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -357,40 +359,53 @@ class DenseOodNode(Node):
 
     def _work(self) -> None:
         while not self.slots.closed:
-            for topic, frame in self.slots.take(timeout=0.5):
-                self._process(self._cameras[topic], frame)
+            taken = self.slots.take(timeout=0.5)
+            decoded = [(self._cameras[topic], frame) for topic, frame in taken]
+            ready = [(camera, frame, rgb) for camera, frame in decoded
+                     if (rgb := self._decode(camera, frame)) is not None]  # fmt: skip
+            if ready:
+                self._process(ready)
 
-    def _process(self, camera: _Camera, frame: _Frame) -> None:
+    def _decode(self, camera: _Camera, frame: _Frame) -> np.ndarray | None:
+        """The frame's RGB, or None (counted and logged) for bad input."""
         try:
             if self.config.compressed:
-                rgb = rgb_from_compressed_msg(frame.msg)
-            else:
-                rgb = rgb_from_image_msg(frame.msg)
+                return rgb_from_compressed_msg(frame.msg)
+            return rgb_from_image_msg(frame.msg)
         except ImageDecodeError as exc:
             camera.stats.on_rejected(first_line(exc))
             camera.logger.warn(
                 f"{camera.input_topic}: rejected frame: {first_line(exc)}",
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
-            return
+            return None
+
+    def _process(self, ready: list[tuple[_Camera, _Frame, np.ndarray]]) -> None:
+        """The newest frame of every camera through one engine call, then each published."""
         try:
-            publishers = camera.publishers
-            result = self.pipeline.process(
-                rgb,
-                color=self._publish_color and _subscribed(publishers["semantic_color"]),
-                overlay=self._publish_overlay and _subscribed(publishers["overlay"]),
+            results = self.pipeline.process_batch(
+                [rgb for _, _, rgb in ready],
+                [self._wants("semantic_color", camera) for camera, _, _ in ready],
+                [self._wants("overlay", camera) for camera, _, _ in ready],
             )
-            self._publish(camera, frame.msg.header, result)
-        except Exception as exc:  # one failing frame must not stop the node serving
+            for (camera, frame, _), result in zip(ready, results, strict=True):
+                self._publish(camera, frame.msg.header, result)
+                camera.stats.on_processed((time.monotonic() - frame.received) * 1000.0)
+        except Exception as exc:  # one failing batch must not stop the node serving
             if not self.context.ok():  # shutting down: publishers are gone, nothing to report
                 return
-            camera.stats.on_failed(f"{type(exc).__name__}: {first_line(exc)}")
-            camera.logger.error(
-                f"{camera.input_topic}: processing failed: {type(exc).__name__}: {first_line(exc)}",
-                throttle_duration_sec=LOG_THROTTLE_S,
-            )
-            return
-        camera.stats.on_processed((time.monotonic() - frame.received) * 1000.0)
+            for camera, _, _ in ready:
+                camera.stats.on_failed(f"{type(exc).__name__}: {first_line(exc)}")
+                camera.logger.error(
+                    f"{camera.input_topic}: processing failed: {type(exc).__name__}: "
+                    f"{first_line(exc)}",
+                    throttle_duration_sec=LOG_THROTTLE_S,
+                )
+
+    def _wants(self, output: str, camera: _Camera) -> bool:
+        """Colour and overlay are rendered only when enabled and someone subscribes."""
+        enabled = self._publish_color if output == "semantic_color" else self._publish_overlay
+        return enabled and _subscribed(camera.publishers[output])
 
     def _publish(self, camera: _Camera, header: Any, result: FrameResult) -> None:
         arrays = result.output_images()

@@ -84,6 +84,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "synthetic one",
     )
     parser.add_argument(
+        "--cameras",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="instead: frames/s of N cameras (e.g. 1 2 4) as one batched engine call against "
+        "one call per camera, with the node's pipeline",
+    )
+    parser.add_argument(
         "--output-size",
         choices=OUTPUT_SIZES,
         default="camera",
@@ -98,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         _check_args(args)
         if args.replay:
             return _bench_replay(args)
+        if args.cameras:
+            return _bench_cameras(args)
         report = benchmark(
             model=args.model,
             height=args.height,
@@ -153,6 +163,47 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 1 if result.error else 0
 
 
+def _bench_cameras(args: argparse.Namespace) -> int:
+    """Frames/s of several cameras through the pipeline: one batch against one by one."""
+    from dense_ood_ros.engine import load_engine
+    from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+
+    pipeline = Pipeline(
+        load_engine(args.model, args.backend), args.threshold, output_size=args.output_size
+    )
+    color, overlay = not args.no_color, not args.no_overlay
+    rows = []
+    for count in args.cameras:
+        frames = [synthetic_frame(args.height, args.width, seed) for seed in range(count)]
+        flags = [color] * count, [overlay] * count
+        batched: list[float] = []
+        single: list[float] = []
+        for index in range(args.warmup + args.iterations):
+            timings = []
+            for batch in (True, False) if index % 2 else (False, True):
+                start = time.perf_counter()
+                if batch:
+                    pipeline.process_batch(frames, *flags)
+                else:
+                    for frame in frames:
+                        pipeline.process(frame, color=color, overlay=overlay)
+                timings.append((batch, time.perf_counter() - start))
+            if index >= args.warmup:
+                for batch, seconds in timings:
+                    (batched if batch else single).append(seconds)
+        rows.append((count, count / float(np.median(single)), count / float(np.median(batched))))
+    print(f"{'cameras':>8}{'one by one fps':>16}{'batched fps':>14}{'ratio':>8}")
+    for count, single_fps, batch_fps in rows:
+        print(f"{count:>8}{single_fps:>16.1f}{batch_fps:>14.1f}{batch_fps / single_fps:>8.2f}")
+    print(f"({args.height}x{args.width} frames, medians of {args.iterations} rounds, "
+          f"outputs at the {args.output_size} size)")  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = [{"cameras": c, "one_by_one_fps": s_, "batched_fps": b} for c, s_, b in rows]
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
 def _check_args(args: argparse.Namespace) -> None:
     if args.replay:
         if args.json:
@@ -160,6 +211,8 @@ def _check_args(args: argparse.Namespace) -> None:
         return
     if args.height is None or args.width is None:
         raise BenchError("--height and --width are required (or --replay BAG)")
+    if args.cameras and min(args.cameras) < 1:
+        raise BenchError("--cameras must be >= 1")
     if args.height <= 0 or args.width <= 0:
         raise BenchError(f"--height and --width must be positive, got {args.height}x{args.width}")
     if args.iterations < 1 or args.warmup < 0:
