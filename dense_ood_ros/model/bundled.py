@@ -29,6 +29,16 @@ def demo_model_path() -> Path | None:
     return None
 
 
+def config_file(name: str) -> Path | None:
+    """A file of the package's config/ (e.g. the Fast DDS profile), installed or in the
+    checkout; None where it is not shipped."""
+    for share in _share_dirs():
+        candidate = share / "config" / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def sample_frames_dir() -> Path:
     """The bundled sample camera frames (data/samples), installed or in the checkout."""
     for share in _share_dirs():

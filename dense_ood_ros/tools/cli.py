@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "demo": "dense_ood_ros.tools.demo",
     "replay": "dense_ood_ros.tools.replay",
     "make-sample-bag": "dense_ood_ros.tools.sample_bag",
+    "bench-transport": "dense_ood_ros.tools.transport_bench",
 }
 
 
@@ -49,7 +50,7 @@ def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> i
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(
         "dense-ood",
-        "dense_ood_ros runtime tools: benchmark an engine, run the live demo.",
+        "dense_ood_ros runtime tools: benchmarks, the live demo, bag replay.",
         COMMANDS,
     )
     return run_cli(parser, argv)

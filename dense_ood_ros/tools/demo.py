@@ -10,14 +10,10 @@ share) and what the model says about itself (classes, score, threshold).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ import numpy as np
 from dense_ood_ros.codec.image_codec import read_rgb
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
+from dense_ood_ros.tools.node_process import NodeProcess, environ
 from dense_ood_ros.tools.outputs import check_output_folder
 
 DEFAULT_MODEL = default_demo_model()
@@ -204,35 +201,6 @@ def _serve(
     return reports, threshold
 
 
-class _NodeProcess:
-    """The node as a child process, its output in a log file."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-
-    def exited(self) -> bool:
-        return self.process.poll() is not None
-
-    def last_line(self) -> str:
-        lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
-        return lines[-1] if lines else "(no output)"
-
-    def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return -9
-        return self.process.returncode
-
-
 def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
     """Environment that gives the node and the demo a shared-memory segment fitting the frames."""
     if os.environ.get(PROFILES_ENV):
@@ -244,24 +212,9 @@ def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
     return {PROFILES_ENV: str(profile)}
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """`values` in os.environ for the duration, then the previous environment."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _start_node(
     args: argparse.Namespace, tmp: Path, domain_id: int, threshold: float, dds_env: dict[str, str]
-) -> _NodeProcess:
+) -> NodeProcess:
     import yaml
 
     params = {
@@ -277,7 +230,7 @@ def _start_node(
     env.update(dds_env)
     command = [sys.executable, "-m", "dense_ood_ros.node", "--ros-args"]
     command += ["--params-file", str(params_file)]
-    return _NodeProcess(command, env, tmp / "node.log")
+    return NodeProcess(command, env, tmp / "node.log")
 
 
 class _RosSide:
@@ -294,7 +247,7 @@ class _RosSide:
         from dense_ood_ros.ros.topics import output_topics
 
         self.context = Context()
-        with _environ(dds_env):  # Fast DDS reads its profile when the participant is created
+        with environ(dds_env):  # Fast DDS reads its profile when the participant is created
             rclpy.init(args=[], context=self.context, domain_id=domain_id)
             self.node = rclpy.create_node("dense_ood_demo", context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -327,7 +280,7 @@ class _RosSide:
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 
-    def spin_until(self, condition: Any, timeout: float, node: _NodeProcess) -> None:
+    def spin_until(self, condition: Any, timeout: float, node: NodeProcess) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if node.exited():
@@ -336,7 +289,7 @@ class _RosSide:
                 raise DemoError(f"timed out after {timeout:g} s; node says: {node.last_line()}")
             self.executor.spin_once(timeout_sec=0.02)
 
-    def wait_ready(self, node: _NodeProcess, timeout: float) -> None:
+    def wait_ready(self, node: NodeProcess, timeout: float) -> None:
         """Until the node subscribes to the camera and our output subscriptions match it."""
         self.spin_until(
             lambda: (
@@ -356,7 +309,7 @@ def _matched(subscription: Any, node: Any) -> bool:
 
 
 def _run_frame(
-    ros: _RosSide, node: _NodeProcess, path: Path, args: argparse.Namespace, contract: Any
+    ros: _RosSide, node: NodeProcess, path: Path, args: argparse.Namespace, contract: Any
 ) -> FrameReport:
     from std_msgs.msg import Header
 
