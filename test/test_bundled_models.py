@@ -13,7 +13,14 @@ from dense_ood_ros.model.bundled import DEMO_MODEL_NAME, demo_model_path
 from dense_ood_ros.model.contract import KNOWN_SCORES, read_contract
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-BUNDLED = ("synthroad_nflowjs.onnx", "synthroad_no_negatives.onnx", "synthroad_real_negatives.onnx")
+#: file -> the negatives mode it was trained with (its dense_ood.training metadata)
+TRAINING = {
+    "synthroad_nflowjs.onnx": "flow",
+    "synthroad_no_negatives.onnx": "none",
+    "synthroad_real_negatives.onnx": "real",
+    "synthroad_nflowjs_objects.onnx": "flow+real",
+}
+BUNDLED = tuple(TRAINING)
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -42,3 +49,16 @@ def test_demo_model_is_the_default_and_segments_a_sample() -> None:
     bottom = outputs.semantic[0, height // 2 :]
     assert (bottom == 0).mean() > 0.3
     assert np.isfinite(outputs.score).all()
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_records_how_it_was_made(name: str) -> None:
+    import json
+
+    from dense_ood_ros.model.contract import KEY_TRAINING, read_onnx_metadata
+
+    training = json.loads(read_onnx_metadata(MODELS / name)[KEY_TRAINING])
+    assert training["negatives_mode"] == TRAINING[name]
+    assert training["steps"] == 3000 and isinstance(training["seed"], int)
+    assert len(training["config_digest"]) == 16
+    assert len(training["source_commit"].split("-")[0]) == 40  # a git commit
