@@ -80,35 +80,30 @@ def _param(env: dict[str, str], name: str) -> str:
     return done.stdout.strip()
 
 
+def _wait_param(launch: Launch, env: dict[str, str], name: str, expected: str) -> str:
+    """The node's parameter once it contains `expected` (the launch must stay up)."""
+    deadline = time.monotonic() + 90
+    value = ""
+    while time.monotonic() < deadline and expected not in value:
+        assert launch.process.poll() is None, launch.output()
+        value = _param(env, name)
+    return value
+
+
 def test_replay_launch_starts_the_node_on_simulated_time(
     ros_env: dict[str, str], tiny_model: Path, tmp_path: Path
 ) -> None:
-    command = [
-        ROS2, "launch", "dense_ood_ros", "replay.launch.py", f"bag:={tmp_path / 'drive'}",
-        "play_bag:=false", f"model_path:={tiny_model}", "image_topics:=['/cam_front/image_raw']",
-    ]  # fmt: skip
-    log = (tmp_path / "launch.log").open("w")
-    launch = subprocess.Popen(
-        command, env=ros_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    launch = Launch(ros_env, tmp_path / "launch.log", "replay.launch.py",
+                    f"bag:={tmp_path / 'drive'}", "play_bag:=false", f"model_path:={tiny_model}",
+                    "image_topics:=['/cam_front/image_raw']")  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        value = ""
-        while time.monotonic() < deadline and "True" not in value:
-            assert launch.poll() is None, (tmp_path / "launch.log").read_text()
-            value = _param(ros_env, "use_sim_time")
-        assert value == "Boolean value is: True", (tmp_path / "launch.log").read_text()
+        value = _wait_param(launch, ros_env, "use_sim_time", "True")
+        assert value == "Boolean value is: True", launch.output()
         assert _param(ros_env, "model_path") == f"String value is: {tiny_model}"
         assert "/cam_front/image_raw" in _param(ros_env, "image_topics")
     finally:
-        os.killpg(launch.pid, signal.SIGINT)
-        try:
-            launch.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(launch.pid, signal.SIGKILL)
-            launch.wait()
-        log.close()
-    assert launch.returncode == 0, (tmp_path / "launch.log").read_text()
+        code = launch.interrupt()
+    assert code == 0, launch.output()
 
 
 @pytest.mark.parametrize(
@@ -150,34 +145,19 @@ def test_live_launch_serves_two_cameras_with_the_overrides(
     ros_env: dict[str, str], tiny_model: Path, tmp_path: Path
 ) -> None:
     topics = "['/cam_front/image_raw', '/cam_rear/image_raw']"
-    command = [ROS2, "launch", "dense_ood_ros", "dense_ood.launch.py",
-               f"model_path:={tiny_model}", f"image_topics:={topics}"]  # fmt: skip
-    log = (tmp_path / "launch.log").open("w")
-    launch = subprocess.Popen(
-        command, env=ros_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    launch = Launch(ros_env, tmp_path / "launch.log", "dense_ood.launch.py",
+                    f"model_path:={tiny_model}", f"image_topics:={topics}")  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        value = ""
-        while time.monotonic() < deadline and "cam_rear" not in value:
-            assert launch.poll() is None, (tmp_path / "launch.log").read_text()
-            value = _param(ros_env, "image_topics")
+        value = _wait_param(launch, ros_env, "image_topics", "cam_rear")
         assert "/cam_front/image_raw" in value and "/cam_rear/image_raw" in value
         assert _param(ros_env, "use_sim_time") == "Boolean value is: False"
     finally:
-        os.killpg(launch.pid, signal.SIGINT)
-        launch.wait(timeout=30)
-        log.close()
-    assert launch.returncode == 0, (tmp_path / "launch.log").read_text()
+        code = launch.interrupt()
+    assert code == 0, launch.output()
 
 
 def _wait_serving(launch: Launch, env: dict[str, str]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert launch.process.poll() is None, launch.output()
-        if _param(env, "model_path").startswith("String value is:"):
-            return
-    raise AssertionError(launch.output())
+    _wait_param(launch, env, "model_path", "String value is:")
 
 
 def _node_processes() -> list[str]:
