@@ -72,12 +72,17 @@ class Launch:
             return self.wait(10)
 
 
-def _param(env: dict[str, str], name: str) -> str:
-    done = subprocess.run(
-        [ROS2, "param", "get", "--no-daemon", "--spin-time", "2", "/dense_ood", name],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return done.stdout.strip()
+def _param(env: dict[str, str], name: str, attempts: int = 5) -> str:
+    """`ros2 param get /dense_ood NAME`'s answer; retried while discovery has not found the
+    node yet (an empty answer: a loaded machine can take longer than one spin)."""
+    for _ in range(attempts):
+        done = subprocess.run(
+            [ROS2, "param", "get", "--no-daemon", "--spin-time", "3", "/dense_ood", name],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if done.stdout.strip():
+            return done.stdout.strip()
+    return ""
 
 
 def _wait_param(launch: Launch, env: dict[str, str], name: str, expected: str) -> str:
