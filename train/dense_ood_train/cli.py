@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "pretrain-flow": "dense_ood_train.commands.pretrain_flow",
     "fit": "dense_ood_train.commands.fit",
     "export": "dense_ood_train.commands.export",
+    "rehead": "dense_ood_train.commands.rehead",
     "evaluate": "dense_ood_train.commands.evaluate",
     "study": "dense_ood_train.commands.study",
     "bench-step": "dense_ood_train.commands.bench_step",

@@ -1,0 +1,38 @@
+"""Give a contract-1 ONNX model today's score head, keeping its trained network unchanged.
+
+For models exported by an earlier dense-ood-train: their class-first score head cost 4x the
+current one on the CPU. The logits, and so the semantic output, stay bit-identical; the scores
+change by float rounding only. The metadata (contract, threshold, provenance) is carried over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.tools.outputs import check_output_file
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model", type=Path, help="contract-1 ONNX model exported by dense-ood-train"
+    )
+    parser.add_argument("--output", required=True, type=Path, help="ONNX file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dense_ood_train.export.rehead import rehead_model
+
+    try:
+        check_output_file(args.output, args.overwrite)
+        if args.output.resolve() == args.model.resolve():
+            raise DenseOodError("--output must differ from the input model")
+        path = rehead_model(args.model, args.output)
+    except (DenseOodError, OSError) as exc:
+        print(f"dense-ood-train rehead: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (the score head of today's export, the network of {args.model})")
+    return 0
