@@ -61,7 +61,9 @@ def test_rehead_keeps_outputs_and_metadata(old_model: Path, tmp_path: Path) -> N
     for name in list(before)[1:]:
         np.testing.assert_allclose(after[name], before[name], atol=1e-5, err_msg=name)
     assert read_onnx_metadata(new) == read_onnx_metadata(old_model)
-    graph = onnx.load(str(new)).graph
+    model = onnx.load(str(new))
+    assert [opset.domain for opset in model.opset_import] == [""]
+    graph = model.graph
     class_ops = [n for n in graph.node if n.op_type in ("Softmax", "LogSoftmax", "ArgMax")]
     axes = [onnx.helper.get_attribute_value(a) for n in class_ops for a in n.attribute
             if a.name == "axis"]  # fmt: skip

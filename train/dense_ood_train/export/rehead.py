@@ -46,6 +46,7 @@ def rehead_model(source: Path, output: Path) -> Path:
     head.ir_version = body.ir_version
     head = onnx.compose.add_prefix(head, HEAD_PREFIX, rename_inputs=False, rename_outputs=False)
     merged = onnx.compose.merge_models(body, head, io_map=[(logits, HEAD_INPUT)])
+    _deduplicate_opsets(merged)
     onnx.checker.check_model(merged)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(merged, str(output))
@@ -81,6 +82,16 @@ def _declare_logits(model: onnx.ModelProto, logits: str, contract: ModelContract
     shape = ["batch", contract.num_classes, *contract.input_hw]
     info = onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, shape)
     model.graph.value_info.append(info)
+
+
+def _deduplicate_opsets(model: onnx.ModelProto) -> None:
+    """merge_models lists both parts' opset imports; tools such as ONNX Runtime's quantizer
+    want one entry per domain."""
+    versions: dict[str, int] = {}
+    for opset in model.opset_import:
+        versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    del model.opset_import[:]
+    model.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in versions.items())
 
 
 def _export_head(contract: ModelContract, path: Path) -> onnx.ModelProto:
