@@ -187,6 +187,15 @@ def _is_truncated_jpeg(buffer: np.ndarray) -> bool:
 # --- encoding (tests and the bench produce camera-like raw frames) -----------------------------
 
 
+#: Picture files the tools take from a folder (demo frames, calibration frames).
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The picture files in `folder`, in name order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_FILE_SUFFIXES)
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """Colour image file -> RGB uint8 [H, W, 3] (OpenCV reads BGR); a one-line OSError if
     the file is missing or not an image."""

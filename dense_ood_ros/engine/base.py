@@ -29,10 +29,12 @@ class EngineOutputs:
 
 
 class Engine(ABC):
-    """A loaded contract-1 model. Subclasses set `contract` and `backend_name`."""
+    """A loaded contract-1 model. Subclasses set `contract` and `backend_name`, and
+    `precision` where the network is not FP32 (dense_ood.precision metadata)."""
 
     contract: ModelContract
     backend_name: str
+    precision: str = "fp32"
 
     @abstractmethod
     def infer(self, images: np.ndarray, extra_scores: bool = True) -> EngineOutputs:

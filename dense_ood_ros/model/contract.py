@@ -32,6 +32,9 @@ KEY_INPUT_HW = "dense_ood.input_hw"
 KEY_EXTRA_SCORES = "dense_ood.extra_scores"
 #: Optional provenance (JSON): negatives mode, seed, steps, config digest, source commit.
 KEY_TRAINING = "dense_ood.training"
+#: Optional numeric precision of the network: fp32 (when absent), fp16 or int8 (Q/DQ).
+KEY_PRECISION = "dense_ood.precision"
+PRECISIONS = ("fp32", "fp16", "int8")
 
 #: Scores a contract model may carry. "jsd" is the method's: 1 - JSD(P||U) / JSD(onehot||U).
 KNOWN_SCORES = ("jsd", "msp", "maxlogit", "entropy", "energy")
@@ -127,6 +130,20 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     except Exception as exc:
         raise ContractError(f"{path}: not a readable ONNX model ({first_line(exc)})") from exc
     return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
+    """Store `meta` in an ONNX file's metadata_props, replacing earlier values of the same keys
+    (needs the `onnx` package: the export and quantize tools have it, vehicles need not)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
 
 
 def plan_metadata_path(plan_path: str | Path) -> Path:

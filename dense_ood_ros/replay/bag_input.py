@@ -207,6 +207,28 @@ class _Rosbag2Files:
         yield from heapq.merge(*streams, key=lambda item: item[1])
 
 
+def camera_topics(
+    reader: BagReader, topics: Sequence[str] | None, labels_topic: str | None = None
+) -> list[str]:
+    """The camera topics to read: `topics`, or every camera topic but the labels; BagError
+    for an asked topic the bag lacks, or a bag without any camera topic."""
+    cameras = reader.contents().cameras
+    if topics is None:
+        labels = normalise_topic(labels_topic) if labels_topic else None
+        found = [t for t in cameras if t != labels]
+        if not found:
+            raise BagError(f"{reader.path}: no sensor_msgs Image or CompressedImage topic")
+        return found
+    wanted = [normalise_topic(t) for t in topics]
+    missing = [t for t in wanted if t not in cameras]
+    if missing:
+        raise BagError(
+            f"{reader.path}: no camera topic {missing[0]} (camera topics: "
+            f"{', '.join(cameras) or 'none'})"
+        )
+    return wanted
+
+
 def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:
     """Anomaly labels (mono8, 0 / 1 / 255) of a labels topic by header stamp."""
     from dense_ood_ros.metrics import check_anomaly_labels

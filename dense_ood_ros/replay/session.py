@@ -28,6 +28,7 @@ from dense_ood_ros.replay.bag_input import (
     BagError,
     BagReader,
     CameraFrame,
+    camera_topics,
     is_depth,
     normalise_topic,
     read_labels,
@@ -193,7 +194,7 @@ class ReplayResult:
         return 1000.0 / float(np.mean(self.engine_only_ms))
 
 
-def _decoded_frames(
+def decoded_frames(
     bag: Path, topics: Sequence[str]
 ) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
     """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
@@ -240,29 +241,11 @@ class ReplaySession:
         self.result = ReplayResult(score_name=pipeline.contract.score)
         self._engine_inputs: list[np.ndarray] = []
 
-    def _topics(self, reader: BagReader) -> list[str]:
-        """The camera topics to replay in this bag; BagError for asked topics it lacks."""
-        cameras = reader.contents().cameras
-        labels = normalise_topic(self.options.labels_topic) if self.options.labels_topic else None
-        if self.options.topics is None:
-            topics = [t for t in cameras if t != labels]
-            if not topics:
-                raise BagError(f"{reader.path}: no sensor_msgs Image or CompressedImage topic")
-            return topics
-        wanted = [normalise_topic(t) for t in self.options.topics]
-        missing = [t for t in wanted if t not in cameras]
-        if missing:
-            raise BagError(
-                f"{reader.path}: no camera topic {missing[0]} (camera topics: "
-                f"{', '.join(cameras) or 'none'})"
-            )
-        return wanted
-
     def check(self) -> None:
         """Before anything is written: every bag opens and has the topics asked for."""
         for bag in self.options.bags:
             with BagReader(bag) as reader:
-                self._topics(reader)
+                camera_topics(reader, self.options.topics, self.options.labels_topic)
                 self._labels_topic(reader)
 
     def _labels_topic(self, reader: BagReader) -> str | None:
@@ -304,11 +287,11 @@ class ReplaySession:
 
     def _replay_bag(self, bag: Path, writer: WriteBehind, scored: Any) -> None:
         with BagReader(bag) as reader:
-            topics = self._topics(reader)
+            topics = camera_topics(reader, self.options.topics, self.options.labels_topic)
             labels_topic = self._labels_topic(reader)
             labels = read_labels(reader, labels_topic) if labels_topic else {}
             total = reader.count(topics)
-        frames = in_background(_decoded_frames(bag, topics))
+        frames = in_background(decoded_frames(bag, topics))
         if self.progress is not None:
             frames = self.progress(frames, total)
         for frame, rgb, decode_ms in frames:

@@ -8,6 +8,8 @@ frame by frame and in alternating order, so load on the machine affects both ali
 mean/p50/p95 per stage and the pipeline's overhead over engine-only time in percent, and the
 sum of the non-engine stages as a share of engine time (steadier when the engine jitters).
 With --replay BAG: the bag replay's frames/s against engine-only frames/s on the same frames.
+With --against: engines side by side on the same frames (an INT8 model against its FP32
+original, TensorRT against ONNX Runtime): latency, speed-up, semantic agreement, score difference.
 """
 
 from __future__ import annotations
@@ -55,6 +57,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BAG",
         help="instead of one synthetic frame: replay these bags (as `dense-ood replay`) and "
         "compare replay frames/s with engine-only frames/s on the same frames",
+    )
+    parser.add_argument(
+        "--against",
+        nargs="+",
+        metavar="ENGINE",
+        help="instead: compare --model on --backend with these engines on the same frames; "
+        "each is a model path (same backend), a backend name (same model) or BACKEND:PATH",
+    )
+    parser.add_argument(
+        "--frames-dir",
+        type=Path,
+        default=None,
+        help="pictures for --against's agreement and score figures (default: the bundled "
+        "sample frames)",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=1, help="engine batch size timed by --against (cameras)"
     )
     parser.add_argument("--iterations", type=int, default=30, help="timed frames")
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames run first")
@@ -108,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
             return _bench_replay(args)
         if args.cameras:
             return _bench_cameras(args)
+        if args.against:
+            return _bench_against(args)
         report = benchmark(
             model=args.model,
             height=args.height,
@@ -163,6 +184,32 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 1 if result.error else 0
 
 
+def _bench_against(args: argparse.Namespace) -> int:
+    """The reference engine and the --against ones on the same frames, timed interleaved."""
+    from dataclasses import asdict
+
+    from dense_ood_ros.engine.calibration import load_calibration_set
+    from dense_ood_ros.model.bundled import sample_frames_dir
+    from dense_ood_ros.model.contract import read_contract
+    from dense_ood_ros.tools.engine_compare import (
+        EngineSpec,
+        compare_engines,
+        format_comparison,
+        parse_spec,
+    )
+
+    reference = EngineSpec(args.model, args.backend)
+    specs = [reference] + [parse_spec(t, args.model, args.backend) for t in args.against]
+    folder = args.frames_dir or sample_frames_dir()
+    frames = load_calibration_set(read_contract(args.model).input_hw, directory=folder).frames
+    rows = compare_engines(specs, frames, args.iterations, args.warmup, args.batch)
+    print(format_comparison(rows, len(frames), args.batch))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    return 0
+
+
 def _bench_cameras(args: argparse.Namespace) -> int:
     """Frames/s of several cameras through the pipeline: one batch against one by one."""
     from dense_ood_ros.engine import load_engine
@@ -205,9 +252,11 @@ def _bench_cameras(args: argparse.Namespace) -> int:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.replay:
+    if args.replay or args.against:
         if args.json:
             check_output_file(args.json, args.overwrite, option="--json")
+        if args.batch < 1 or args.iterations < 1 or args.warmup < 0:
+            raise BenchError("--batch and --iterations must be >= 1 and --warmup >= 0")
         return
     if args.height is None or args.width is None:
         raise BenchError("--height and --width are required (or --replay BAG)")

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "replay": "dense_ood_ros.tools.replay",
     "make-sample-bag": "dense_ood_ros.tools.sample_bag",
     "bench-transport": "dense_ood_ros.tools.transport_bench",
+    "quantize": "dense_ood_ros.tools.quantize",
 }
 
 

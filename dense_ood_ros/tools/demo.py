@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from dense_ood_ros.codec.image_codec import read_rgb
+from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files, read_rgb
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
 from dense_ood_ros.tools.node_process import NodeProcess, environ
@@ -31,7 +31,6 @@ DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = sample_frames_dir()
 CAMERA_TOPIC = "/camera/image_raw"
 FRAME_ID = "camera"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 #: Fast DDS's shared-memory segment per participant. The default, 512 KiB, is smaller than one
 #: frame's five outputs (12 bytes a pixel, 1.5 MB at 256x512): a burst the reader has not drained
@@ -90,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--images",
         type=Path,
         default=DEFAULT_IMAGES,
-        help=f"folder of camera frames ({', '.join(IMAGE_SUFFIXES)}), published in name order",
+        help=f"folder of camera frames ({', '.join(IMAGE_FILE_SUFFIXES)}), published in name order",
     )
     parser.add_argument(
         "--output", type=Path, default=Path("demo_out"), help="folder for the PNGs per frame"
@@ -156,9 +155,9 @@ def _check_inputs(args: argparse.Namespace) -> list[Path]:
         raise DemoError(
             f"no image folder at {args.images}; pass --images DIR (a folder of .png/.jpg frames)"
         )
-    frames = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    frames = image_files(args.images)
     if not frames:
-        raise DemoError(f"{args.images} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+        raise DemoError(f"{args.images} holds no {'/'.join(IMAGE_FILE_SUFFIXES)} images")
     check_output_folder(args.output, args.overwrite)
     if args.domain_id is not None and not 0 <= args.domain_id <= 232:
         raise DemoError(f"--domain-id must be in 0..232, got {args.domain_id}")

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +22,7 @@ from dense_ood_ros.model.contract import (
     SCORE_OUTPUT,
     SEMANTIC_OUTPUT,
     ModelContract,
+    write_onnx_metadata,
 )
 from dense_ood_train.method.scores import compute_score
 from dense_ood_train.models.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalize
@@ -102,7 +102,7 @@ def export_contract_model(
     example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
     output.parent.mkdir(parents=True, exist_ok=True)
     trace_to_onnx(wrapper, example, output, INPUT_NAME, output_names(contract))
-    write_metadata(output, {**contract.to_metadata(), **(extra_metadata or {})})
+    write_onnx_metadata(output, {**contract.to_metadata(), **(extra_metadata or {})})
     return output
 
 
@@ -129,17 +129,6 @@ def trace_to_onnx(
             opset_version=ONNX_OPSET,
             dynamo=False,  # the TorchScript path handles timm backbones without graph breaks
         )
-
-
-def write_metadata(path: Path, meta: dict[str, str]) -> None:
-    """Store metadata_props in the ONNX file, replacing any earlier values of the same keys."""
-    model = onnx.load(str(path))
-    kept = [p for p in model.metadata_props if p.key not in meta]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in meta.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
 
 
 def make_contract(

@@ -17,13 +17,17 @@ import onnx.helper
 import onnx.utils
 import torch
 
-from dense_ood_ros.model.contract import INPUT_NAME, ContractError, ModelContract
+from dense_ood_ros.model.contract import (
+    INPUT_NAME,
+    ContractError,
+    ModelContract,
+    write_onnx_metadata,
+)
 from dense_ood_train.export.checkpoint_export import ExportError
 from dense_ood_train.export.onnx_export import (
     ContractHead,
     output_names,
     trace_to_onnx,
-    write_metadata,
 )
 
 HEAD_INPUT = "logits"
@@ -50,7 +54,7 @@ def rehead_model(source: Path, output: Path) -> Path:
     onnx.checker.check_model(merged)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(merged, str(output))
-    write_metadata(output, meta)
+    write_onnx_metadata(output, meta)
     return output
 
 

@@ -1,0 +1,77 @@
+"""Quantize a contract-1 model to INT8 (Q/DQ) with ONNX Runtime's static quantization.
+
+The activation ranges are calibrated on camera frames decoded and resized exactly as the node
+does. The dense convolutions are quantized (per channel, 7-bit weights); the score head, the
+depthwise convolutions and the first convolution stay in float (docs/engines.md says
+why and what it costs). The output keeps the contract, uint8 image in and the same outputs, so
+the node, `bench` and `replay` take it like any model; its metadata adds dense_ood.precision
+= int8. The same file is TensorRT 11's INT8 input (`dense-ood build-engine --precision int8`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.tools.calibration_args import add_calibration_arguments, load_from_args
+from dense_ood_ros.tools.outputs import check_output_file
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dense_ood_ros.engine.quantize import CALIBRATION_METHODS, DEFAULT_PERCENTILE
+
+    parser.add_argument("model", type=Path, help="contract-1 FP32 model (.onnx)")
+    parser.add_argument("--output", required=True, type=Path, help="INT8 model to write (.onnx)")
+    add_calibration_arguments(parser, required=True)
+    parser.add_argument(
+        "--method",
+        choices=CALIBRATION_METHODS,
+        default="percentile",
+        help="how activation ranges are taken from the calibration frames",
+    )
+    parser.add_argument(
+        "--percentile",
+        type=float,
+        default=DEFAULT_PERCENTILE,
+        help="the percentile of --method percentile",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = _quantize(args)
+    except (DenseOodError, OSError) as exc:
+        print(f"dense-ood quantize: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {report.output} in {report.seconds:.1f} s: {len(report.quantized)} convolutions "
+          "in INT8; kept in float:")  # fmt: skip
+    for reason, names in report.kept_float.items():
+        print(f"  {len(names)} {reason}")
+    print("  the score head (softmax, scores, argmax) and every non-convolution operator")
+    return 0
+
+
+def _quantize(args: argparse.Namespace):
+    from tqdm import tqdm
+
+    from dense_ood_ros.engine.quantize import quantize_int8
+    from dense_ood_ros.model.contract import read_contract
+
+    check_output_file(args.output, args.overwrite)
+    if args.output.suffix != ".onnx":
+        raise DenseOodError(f"--output must end in .onnx, got {args.output.name}")
+    if args.output.resolve() == args.model.resolve():
+        raise DenseOodError("--output must differ from the model")
+    contract = read_contract(args.model)
+    calibration = load_from_args(args, contract.input_hw)
+    print(f"calibrating on {calibration.describe()}")
+
+    def progress(batches, total):
+        return tqdm(batches, total=total, desc="calibrate", unit="frame", disable=None)
+
+    return quantize_int8(
+        args.model, args.output, calibration, args.method, args.percentile, progress
+    )
