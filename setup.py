@@ -34,7 +34,10 @@ setup(
         ],
         "onnxruntime": ["onnxruntime>=1.16"],
         "onnxruntime-gpu": ["onnxruntime-gpu>=1.16"],
-        "tensorrt": ["tensorrt>=10"],
+        # The TensorRT backend and `dense-ood build-engine`: TensorRT 10 or 11, CUDA via cuda-python.
+        "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
+        # `dense-ood quantize` (ONNX Runtime's quantizer reads and writes models with onnx).
+        "quantize": ["onnx>=1.14"],
         "replay": ["rosbags>=0.10", "rosbags-image>=0.9"],
         "plots": ["matplotlib>=3.5"],
         "dev": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "scikit-learn>=1.2", "onnx>=1.14"],

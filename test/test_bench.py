@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from dense_ood_ros.tools import cli
 from dense_ood_ros.tools.cli import build_parser, run_cli
+
+TENSORRT_INSTALLED = importlib.util.find_spec("tensorrt") is not None
 
 
 def _bench(argv: list[str]) -> int:
@@ -81,13 +84,20 @@ def test_bench_options_and_json(tiny_model: Path, tmp_path: Path, capsys) -> Non
     [
         (["--height", "0", "--width", "10"], "must be positive"),
         (["--height", "10", "--width", "10", "--iterations", "0"], "--iterations"),
-        (["--height", "10", "--width", "10", "--backend", "tensorrt"], "not implemented yet"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(tiny_model, capsys, argv, expected) -> None:
     assert _bench(["--model", str(tiny_model), *argv]) == 2
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.skipif(TENSORRT_INSTALLED, reason="TensorRT is installed: it would build the plan")
+def test_tensorrt_without_tensorrt_is_one_clear_line(tiny_model, capsys) -> None:
+    argv = ["--model", str(tiny_model), "--height", "10", "--width", "10", "--backend", "tensorrt"]
+    assert _bench(argv) == 2
+    err = capsys.readouterr().err
+    assert "TensorRT is not installed here" in err and err.count("\n") == 1
 
 
 def test_bad_model_gives_one_line_error(tmp_path: Path, capsys) -> None:

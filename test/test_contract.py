@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -112,15 +111,20 @@ def test_missing_and_bad_keys(tiny_model: Path, tmp_path: Path) -> None:
 
 
 def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
+    from dense_ood_ros.engine.engine_key import EngineKey, PlanSidecar
+
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"engine bytes")
     assert "no metadata sidecar" in _one_line_error(plan)
     meta = {p.key: p.value for p in onnx.load(str(tiny_model)).metadata_props}
-    plan_metadata_path(plan).write_text(json.dumps(meta))
+    key = EngineKey("ab" * 32, "10.8.0", "NVIDIA H200", "9.0", "fp16", {"image": [[1, 64, 96, 3]]})
+    PlanSidecar(meta, key, str(tiny_model), 12.5).write(plan)
     from_plan, from_onnx = read_contract(plan), read_contract(tiny_model)
     assert from_plan.class_names == from_onnx.class_names
     assert from_plan.input_hw == from_onnx.input_hw
     assert from_plan.threshold == from_onnx.threshold
     np.testing.assert_array_equal(from_plan.palette, from_onnx.palette)
     plan_metadata_path(plan).write_text("[1, 2]")
-    assert "JSON object" in _one_line_error(plan)
+    assert "unreadable metadata" in _one_line_error(plan)
+    plan_metadata_path(plan).write_text('{"metadata": 3}')
+    assert "no 'metadata' object" in _one_line_error(plan)

@@ -81,14 +81,6 @@ def test_rejects_bad_input(engine, images) -> None:
         engine.infer(images)
 
 
-def test_auto_is_onnxruntime_and_tensorrt_is_refused(tiny_model) -> None:
-    assert load_engine(tiny_model).backend_name == "onnxruntime"
-    assert load_engine(tiny_model, "auto").backend_name == "onnxruntime"
-    with pytest.raises(EngineError, match="not implemented yet") as info:
-        load_engine(tiny_model, "tensorrt")
-    assert "\n" not in str(info.value)
-
-
 def test_unknown_backend(tiny_model) -> None:
     with pytest.raises(EngineError, match="unknown backend 'cuda'"):
         load_engine(tiny_model, "cuda")

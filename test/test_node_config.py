@@ -34,6 +34,9 @@ def test_defaults_need_only_a_model() -> None:
     assert PARAMETER_NAMES == (
         "model_path",
         "backend",
+        "engine_cache_dir",
+        "engine_precision",
+        "force_engine_rebuild",
         "image_topics",
         "compressed",
         "anomaly_threshold",
@@ -55,8 +58,13 @@ def test_full_config() -> None:
             "publish_color": False,
             "publish_overlay": False,
             "qos": "reliable",
+            "engine_cache_dir": " /var/cache/dense_ood ",
+            "engine_precision": "fp16",
+            "force_engine_rebuild": True,
         }
     )
+    assert (config.engine_cache_dir, config.engine_precision) == ("/var/cache/dense_ood", "fp16")
+    assert config.force_engine_rebuild is True
     assert config.image_topics == ("/cam_front/image_raw", "/cam_rear/image_raw")
     assert config.anomaly_threshold == -2.0
     assert isinstance(config.anomaly_threshold, float)
@@ -69,6 +77,8 @@ def test_full_config() -> None:
         ({"model_path": 3}, "'model_path' must be a string"),
         ({"backend": "cuda"}, "'backend' is 'cuda'; choose one of auto \\| onnxruntime"),
         ({"qos": "best_effort"}, "choose one of auto \\| sensor_data \\| reliable"),
+        ({"engine_precision": "int4"}, "'engine_precision' is 'int4'; choose one of '' \\| fp32"),
+        ({"force_engine_rebuild": "yes"}, "'force_engine_rebuild' must be true or false"),
         ({"output_size": "half"}, "choose one of camera \\| model"),
         ({"image_topics": []}, "'image_topics' is empty"),
         ({"image_topics": None}, "'image_topics' is empty"),

@@ -27,6 +27,18 @@ class EngineOutputs:
     score: np.ndarray  # float32 [N, H, W], higher = more anomalous
     extra_scores: dict[str, np.ndarray] = field(default_factory=dict)  # name -> float32 [N, H, W]
 
+    @classmethod
+    def concatenate(cls, parts: list[EngineOutputs]) -> EngineOutputs:
+        """One batch from consecutive parts (a batch run in smaller engine calls)."""
+        return cls(
+            semantic=np.concatenate([p.semantic for p in parts]),
+            score=np.concatenate([p.score for p in parts]),
+            extra_scores={
+                name: np.concatenate([p.extra_scores[name] for p in parts])
+                for name in parts[0].extra_scores
+            },
+        )
+
 
 class Engine(ABC):
     """A loaded contract-1 model. Subclasses set `contract` and `backend_name`, and
@@ -42,6 +54,13 @@ class Engine(ABC):
 
         `extra_scores=False` lets a backend skip fetching the comparison scores.
         """
+
+    def infer_in_chunks(self, images: np.ndarray, size: int, extra_scores: bool) -> EngineOutputs:
+        """`infer` in calls of at most `size` images, for models with a smaller batch limit."""
+        parts = [
+            self.infer(images[i : i + size], extra_scores) for i in range(0, len(images), size)
+        ]
+        return EngineOutputs.concatenate(parts)
 
     def check_images(self, images: np.ndarray) -> None:
         """Raise EngineError unless `images` is a uint8 [N, H, W, 3] batch at the input size."""

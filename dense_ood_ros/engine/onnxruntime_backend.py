@@ -65,8 +65,7 @@ class OnnxRuntimeEngine(Engine):
     def infer(self, images: np.ndarray, extra_scores: bool = True) -> EngineOutputs:
         self.check_images(images)
         if self._fixed_batch_one and images.shape[0] > 1:
-            parts = [self.infer(images[i : i + 1], extra_scores) for i in range(images.shape[0])]
-            return _concatenate(parts)
+            return self.infer_in_chunks(images, 1, extra_scores)
         names = self._main_outputs + (self._extra_outputs if extra_scores else [])
         try:
             results = self._session.run(names, {INPUT_NAME: np.ascontiguousarray(images)})
@@ -142,14 +141,3 @@ def _check_tensor(arg, dtype: str, rank: int, source: str) -> None:
             f"{source}: '{arg.name}' must be a rank-{rank} {dtype} tensor, "
             f"is rank-{len(arg.shape)} {got}"
         )
-
-
-def _concatenate(parts: list[EngineOutputs]) -> EngineOutputs:
-    return EngineOutputs(
-        semantic=np.concatenate([p.semantic for p in parts]),
-        score=np.concatenate([p.score for p in parts]),
-        extra_scores={
-            name: np.concatenate([p.extra_scores[name] for p in parts])
-            for name in parts[0].extra_scores
-        },
-    )

@@ -163,9 +163,9 @@ def read_contract(path: str | Path) -> ModelContract:
     if not sidecar.is_file():
         raise ContractError(f"{path}: not an .onnx file and no metadata sidecar {sidecar.name}")
     try:
-        meta = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as exc:
+        meta = json.loads(sidecar.read_text()).get("metadata")
+    except (OSError, ValueError, AttributeError) as exc:
         raise ContractError(f"{sidecar}: unreadable metadata ({exc})") from exc
     if not isinstance(meta, dict):
-        raise ContractError(f"{sidecar}: metadata must be a JSON object")
+        raise ContractError(f"{sidecar}: no 'metadata' object (the plan's contract)")
     return ModelContract.from_metadata({k: str(v) for k, v in meta.items()}, source=str(path))

@@ -186,7 +186,15 @@ class DenseOodNode(Node):
         except NodeConfigError as exc:
             raise StartupError(str(exc)) from exc
         try:
-            engine = load_engine(config.model_path, config.backend)
+            engine = load_engine(
+                config.model_path,
+                config.backend,
+                max_batch=len(config.image_topics),
+                engine_cache_dir=config.engine_cache_dir or None,
+                force_rebuild=config.force_engine_rebuild,
+                precision=config.engine_precision,
+                log=self.get_logger(),
+            )
         except (ContractError, EngineError) as exc:
             raise StartupError(f"cannot load model: {first_line(exc)}") from exc
         self._config = config
@@ -211,7 +219,7 @@ class DenseOodNode(Node):
         self.get_logger().info(
             f"serving {len(self._cameras)} camera(s) {list(config.image_topics)}"
             f"{' (compressed)' if config.compressed else ''} with {config.model_path} "
-            f"[{engine.backend_name}, {contract.num_classes} classes, input "
+            f"[{engine.backend_name} {engine.precision}, {contract.num_classes} classes, input "
             f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
             f"threshold {self.pipeline.threshold:g}, qos {config.qos}, outputs at the "
             f"{config.output_size} size]"

@@ -17,6 +17,7 @@ import numpy as np
 
 from dense_ood_ros.engine import BACKENDS
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.model.contract import PRECISIONS
 from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
 from dense_ood_ros.ros.topics import TopicError, check_distinct_outputs, validate_topic
 
@@ -41,7 +42,26 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "Empty: the bundled demo model (models/synthroad_nflowjs.onnx).",
     ),
     ParameterSpec(
-        "backend", "auto", "Inference backend: auto | onnxruntime | tensorrt (TensorRT: not yet)."
+        "backend",
+        "auto",
+        "Inference backend: auto (TensorRT where it imports and a GPU is present, else ONNX "
+        "Runtime with a warning) | onnxruntime | tensorrt.",
+    ),
+    ParameterSpec(
+        "engine_cache_dir",
+        "",
+        "TensorRT: folder for plans built from an ONNX model_path; empty = beside the ONNX.",
+    ),
+    ParameterSpec(
+        "engine_precision",
+        "",
+        "TensorRT: precision of a plan built from an ONNX: fp32 | fp16 | int8; empty = the "
+        "ONNX's own (TensorRT 11 takes only that).",
+    ),
+    ParameterSpec(
+        "force_engine_rebuild",
+        False,
+        "TensorRT: rebuild the plan at start even when the cached one matches this machine.",
     ),
     ParameterSpec(
         "image_topics",
@@ -112,6 +132,9 @@ class NodeConfig:
     publish_overlay: bool
     qos: str
     output_size: str = "camera"
+    engine_cache_dir: str = ""
+    engine_precision: str | None = None  # None: the ONNX's own
+    force_engine_rebuild: bool = False
 
 
 def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -> NodeConfig:
@@ -135,6 +158,9 @@ def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -
         publish_overlay=_bool(get, "publish_overlay"),
         qos=_choice(get, "qos", QOS_PROFILES),
         output_size=_choice(get, "output_size", OUTPUT_SIZES),
+        engine_cache_dir=_string(get, "engine_cache_dir").strip(),
+        engine_precision=_choice(get, "engine_precision", ("", *PRECISIONS)) or None,
+        force_engine_rebuild=_bool(get, "force_engine_rebuild"),
     )
 
 
@@ -205,6 +231,7 @@ def _choice(values: Mapping[str, Any], name: str, choices: Sequence[str]) -> str
     value = _string(values, name).strip()
     if value not in choices:
         raise NodeConfigError(
-            f"parameter {name!r} is {value!r}; choose one of {' | '.join(choices)}"
+            f"parameter {name!r} is {value!r}; choose one of "
+            f"{' | '.join(choice or repr(choice) for choice in choices)}"
         )
     return value

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "make-sample-bag": "dense_ood_ros.tools.sample_bag",
     "bench-transport": "dense_ood_ros.tools.transport_bench",
     "quantize": "dense_ood_ros.tools.quantize",
+    "build-engine": "dense_ood_ros.tools.build_engine",
 }
 
 

@@ -18,6 +18,7 @@ from torch import nn
 from dense_ood_ros.model.contract import (
     EXTRA_SCORE_PREFIX,
     INPUT_NAME,
+    KEY_PRECISION,
     KNOWN_SCORES,
     SCORE_OUTPUT,
     SEMANTIC_OUTPUT,
@@ -102,7 +103,8 @@ def export_contract_model(
     example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
     output.parent.mkdir(parents=True, exist_ok=True)
     trace_to_onnx(wrapper, example, output, INPUT_NAME, output_names(contract))
-    write_onnx_metadata(output, {**contract.to_metadata(), **(extra_metadata or {})})
+    precision = {KEY_PRECISION: "fp16" if fp16 else "fp32"}
+    write_onnx_metadata(output, {**contract.to_metadata(), **precision, **(extra_metadata or {})})
     return output
 
 
