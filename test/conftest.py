@@ -39,6 +39,41 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_tiny_model(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
+def write_pictures(folder: Path, count: int, seed: int = 0) -> Path:
+    """Smooth random scenes (blurred noise) at a camera size (120x180), as PNG files, and one
+    file that is not a picture."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        noise = rng.integers(0, 256, (120, 180, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"frame_{index:03d}.png"), cv2.GaussianBlur(noise, (9, 9), 3))
+    (folder / "notes.txt").write_text("not a picture")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def calibration_pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 camera pictures for calibration."""
+    return write_pictures(tmp_path_factory.mktemp("calibration") / "frames", 24)
+
+
+@pytest.fixture(scope="session")
+def int8_tiny_model(
+    tiny_model: Path, calibration_pictures: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny model quantized by `dense-ood quantize` (16 calibration frames)."""
+    pytest.importorskip("onnx")
+    from dense_ood_ros.tools import cli
+
+    output = tmp_path_factory.mktemp("int8") / "tiny_int8.onnx"
+    argv = ["quantize", str(tiny_model), "--output", str(output), "--calibration-dir",
+            str(calibration_pictures), "--frames", "16"]  # fmt: skip
+    assert cli.main(argv) == 0
+    return output
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

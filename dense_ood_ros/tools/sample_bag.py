@@ -14,13 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files
 from dense_ood_ros.errors import DenseOodError
 
 CAMERA_TOPIC = "/camera/image_raw"
 LABELS_TOPIC = "/camera/anomaly_labels"
 FRAME_ID = "camera"
 START_NS = 1_700_000_000 * 1_000_000_000
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +59,9 @@ class SampleBagError(DenseOodError, ValueError):
 
 def frames_and_labels(folder: Path, with_labels: bool) -> list[tuple[Path, Path | None]]:
     """(image, label or None) pairs of a folder; labels are labels/<stem>.png beside them."""
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = image_files(folder)
     if not images:
-        raise SampleBagError(f"{folder} holds no {'/'.join(IMAGE_SUFFIXES)} images")
+        raise SampleBagError(f"{folder} holds no {'/'.join(IMAGE_FILE_SUFFIXES)} images")
     pairs = []
     for image in images:
         label = folder / "labels" / f"{image.stem}.png"
