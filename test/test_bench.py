@@ -160,3 +160,38 @@ def test_bench_cameras_batched_against_one_by_one(tiny_model: Path, tmp_path: Pa
     report = json.loads(report_path.read_text())
     assert [row["cameras"] for row in report] == [1, 3]
     assert all(row["batched_fps"] > 0 and row["one_by_one_fps"] > 0 for row in report)
+
+
+def test_against_compares_engines_on_the_same_frames(tiny_model, int8_tiny_model, tmp_path, capsys):
+    report = tmp_path / "against.json"
+    argv = ["--model", str(tiny_model), "--backend", "onnxruntime", "--against",
+            str(int8_tiny_model), "--iterations", "3", "--warmup", "1",
+            "--json", str(report)]  # fmt: skip
+    assert _bench(argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| tiny.onnx (onnxruntime) | fp32 |" in out
+        and "| tiny_int8.onnx (onnxruntime) | int8 |" in out
+    )
+    rows = json.loads(report.read_text())
+    assert [row["precision"] for row in rows] == ["fp32", "int8"]
+    assert (
+        rows[0]["agreement"] == 1.0
+        and rows[0]["score_max_abs"] == 0.0
+        and rows[0]["speedup"] == 1.0
+    )
+    assert 0.5 < rows[1]["agreement"] <= 1.0 and rows[1]["median_ms"] > 0
+
+
+def test_against_refuses_models_with_another_contract(tiny_model, tmp_path, capsys) -> None:
+    from conftest import export_tiny_model
+
+    other = export_tiny_model(tmp_path / "wide.onnx", input_hw=(64, 128))
+    assert _bench(["--model", str(tiny_model), "--against", str(other)]) == 2
+    assert "is not comparable" in capsys.readouterr().err
+
+
+def test_profile_ops_lists_operator_times(tiny_model, capsys) -> None:
+    assert _bench(["--model", str(tiny_model), "--profile-ops", "--iterations", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tiny.onnx: ") and "| Conv | 3 |" in out

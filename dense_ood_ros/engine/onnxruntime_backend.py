@@ -50,10 +50,12 @@ class OnnxRuntimeEngine(Engine):
         model_path: str | Path,
         providers: Sequence[str] | None = None,
         intra_op_threads: int = 0,
+        profile_prefix: str | None = None,
     ) -> None:
-        """Open `model_path`; `intra_op_threads=0` lets ORT use one thread per physical core."""
+        """Open `model_path`; `intra_op_threads=0` lets ORT use one thread per physical core.
+        `profile_prefix` turns on ORT's per-operator profiler (see `end_profiling`)."""
         self.model_path = Path(model_path)
-        self._session = _open_session(self.model_path, providers, intra_op_threads)
+        self._session = _open_session(self.model_path, providers, intra_op_threads, profile_prefix)
         meta = dict(self._session.get_modelmeta().custom_metadata_map)
         self.contract: ModelContract = ModelContract.from_metadata(meta, source=str(model_path))
         self.precision = meta.get(KEY_PRECISION, "fp32")
@@ -84,8 +86,14 @@ class OnnxRuntimeEngine(Engine):
         }
         return EngineOutputs(semantic=results[0], score=results[1], extra_scores=extras)
 
+    def end_profiling(self) -> Path:
+        """Stop the profiler of a `profile_prefix` session; the path of its JSON trace."""
+        return Path(self._session.end_profiling())
 
-def _open_session(path: Path, providers: Sequence[str] | None, intra_op_threads: int):
+
+def _open_session(
+    path: Path, providers: Sequence[str] | None, intra_op_threads: int, profile_prefix: str | None
+):
     """An ORT session with full graph optimisation; ContractError if the file is no model."""
     try:
         import onnxruntime as ort
@@ -99,6 +107,9 @@ def _open_session(path: Path, providers: Sequence[str] | None, intra_op_threads:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = intra_op_threads
     options.log_severity_level = 3  # errors only; we report problems ourselves, in one line
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     # Idle ORT threads would spin after each run and steal the cores from post-processing.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:

@@ -75,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch", type=int, default=1, help="engine batch size timed by --against (cameras)"
     )
+    parser.add_argument(
+        "--profile-ops",
+        action="store_true",
+        help="instead: ONNX Runtime's per-operator profile of --model (engine only, batch "
+        "--batch, --iterations runs): where the engine time goes",
+    )
     parser.add_argument("--iterations", type=int, default=30, help="timed frames")
     parser.add_argument("--warmup", type=int, default=3, help="untimed frames run first")
     parser.add_argument(
@@ -129,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             return _bench_cameras(args)
         if args.against:
             return _bench_against(args)
+        if args.profile_ops:
+            return _bench_profile(args)
         report = benchmark(
             model=args.model,
             height=args.height,
@@ -210,6 +218,23 @@ def _bench_against(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_profile(args: argparse.Namespace) -> int:
+    """Per-operator kernel times of --model in ONNX Runtime."""
+    from dataclasses import asdict
+
+    from dense_ood_ros.model.contract import read_contract
+    from dense_ood_ros.tools.op_profile import format_profile, profile_operators
+
+    height, width = read_contract(args.model).input_hw
+    frame = _load_frame(args.image, height, width) if args.image else synthetic_frame(height, width)
+    rows = profile_operators(args.model, np.stack([frame] * args.batch), args.iterations)
+    print(format_profile(rows, args.model))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
+    return 0
+
+
 def _bench_cameras(args: argparse.Namespace) -> int:
     """Frames/s of several cameras through the pipeline: one batch against one by one."""
     from dense_ood_ros.engine import load_engine
@@ -252,7 +277,7 @@ def _bench_cameras(args: argparse.Namespace) -> int:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.replay or args.against:
+    if args.replay or args.against or args.profile_ops:
         if args.json:
             check_output_file(args.json, args.overwrite, option="--json")
         if args.batch < 1 or args.iterations < 1 or args.warmup < 0:

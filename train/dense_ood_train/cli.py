@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "dense_ood_train.commands.evaluate",
     "study": "dense_ood_train.commands.study",
     "bench-step": "dense_ood_train.commands.bench_step",
+    "write-scenes": "dense_ood_train.commands.write_scenes",
 }
 
 

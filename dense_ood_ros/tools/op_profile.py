@@ -1,0 +1,69 @@
+"""Where an ONNX model's engine time goes, per operator type, from ONNX Runtime's profiler.
+
+`dense-ood bench --profile-ops` prints it; it is how the INT8 operator choice of
+`dense-ood quantize` was made (docs/engines.md). Times are kernel times summed over the runs,
+per run; Q/DQ models show their QLinear* and (De)QuantizeLinear kernels here too.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class OperatorTime:
+    op_type: str
+    ms_per_run: float
+    share: float  # of all kernel time, 0..1
+    nodes: int
+
+
+def profile_operators(model: Path, images: np.ndarray, runs: int = 30) -> list[OperatorTime]:
+    """Run `images` through `model` `runs` times with the profiler on; slowest first."""
+    from dense_ood_ros.engine.onnxruntime_backend import OnnxRuntimeEngine
+
+    with tempfile.TemporaryDirectory(prefix="dense_ood_profile_") as tmp:
+        engine = OnnxRuntimeEngine(model, profile_prefix=str(Path(tmp) / "ort"))
+        engine.infer(images, extra_scores=False)  # warm-up: also profiled, so subtract it
+        for _ in range(runs):
+            engine.infer(images, extra_scores=False)
+        events = json.loads(engine.end_profiling().read_text())
+    totals: Counter[str] = Counter()
+    nodes: dict[str, set[str]] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        op_type = event["args"]["op_name"]
+        totals[op_type] += event["dur"]
+        nodes.setdefault(op_type, set()).add(event["name"])
+    overall = sum(totals.values()) or 1
+    return [
+        OperatorTime(op, micros / (runs + 1) / 1e3, micros / overall, len(nodes[op]))
+        for op, micros in totals.most_common()
+    ]
+
+
+def format_profile(rows: list[OperatorTime], model: Path, top: int = 15) -> str:
+    total = sum(row.ms_per_run for row in rows)
+    lines = [
+        f"{model.name}: {total:.2f} ms of kernel time per run",
+        "| operator | nodes | ms per run | share |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.op_type} | {r.nodes} | {r.ms_per_run:.2f} | {100 * r.share:.1f}% |"
+        for r in rows[:top]
+    ]
+    if len(rows) > top:
+        rest = rows[top:]
+        lines.append(
+            f"| {len(rest)} others | {sum(r.nodes for r in rest)} "
+            f"| {sum(r.ms_per_run for r in rest):.2f} | {100 * sum(r.share for r in rest):.1f}% |"
+        )
+    return "\n".join(lines)
