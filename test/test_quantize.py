@@ -24,6 +24,14 @@ from dense_ood_ros.tools import cli
 onnx = pytest.importorskip("onnx")
 
 
+def _quantized_convolutions(model: Path) -> list[bool]:
+    """Per convolution, in graph order: are its weights an INT8 tensor (DequantizeLinear)?"""
+    graph = onnx.load(str(model)).graph
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    return [producers.get(conv.input[1]) == "DequantizeLinear" for conv in convs]
+
+
 def test_evenly_spaced() -> None:
     assert evenly_spaced(5, 3) == [0, 2, 4]
     assert evenly_spaced(2, 8) == [0, 1]
@@ -84,13 +92,9 @@ def test_int8_tiny_model_keeps_the_contract(tiny_model: Path, int8_tiny_model: P
 
 
 def test_int8_tiny_model_is_quantized_where_chosen(int8_tiny_model: Path) -> None:
-    graph = onnx.load(str(int8_tiny_model)).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    convs = [node for node in graph.node if node.op_type == "Conv"]
-    quantized = [producers.get(c.input[1]) is not None and
-                 producers[c.input[1]].op_type == "DequantizeLinear" for c in convs]  # fmt: skip
     # the tiny model's three convolutions: the first stays float, the others are INT8
-    assert quantized == [False, True, True]
+    assert _quantized_convolutions(int8_tiny_model) == [False, True, True]
+    graph = onnx.load(str(int8_tiny_model)).graph
     # the score head (the exporter's `head` module) runs in float: nothing of it is quantized
     head = [n for n in graph.node if n.name.startswith("/head/")]
     quantize_inputs = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
@@ -130,3 +134,13 @@ def test_quantize_refusals(
     assert "already int8" in err[1]
     assert "not a readable ONNX model" in err[2]
     assert not again.exists()
+
+
+def test_keep_float_chooses_the_float_convolutions(tiny_model, calibration_pictures, tmp_path):
+    output = tmp_path / "all_int8.onnx"
+    argv = ["quantize", str(tiny_model), "--output", str(output), "--calibration-dir",
+            str(calibration_pictures), "--frames", "4", "--keep-float"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert _quantized_convolutions(output) == [True, True, True]
+    how = json.loads(read_onnx_metadata(output)["dense_ood.quantization"])
+    assert how["float"] == [] and how["method"] == "percentile"

@@ -84,6 +84,10 @@ def load_engine(
 
 def tensorrt_unavailable() -> str | None:
     """Why the TensorRT backend cannot run here (no tensorrt, no cuda-python, no GPU), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is None:
+        return "the tensorrt package is not installed"
     try:
         from dense_ood_ros.engine.cuda_runtime import this_machine
         from dense_ood_ros.engine.tensorrt_build import import_tensorrt

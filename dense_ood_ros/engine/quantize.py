@@ -44,6 +44,9 @@ from dense_ood_ros.model.contract import (
     write_onnx_metadata,
 )
 
+#: Convolutions that may be kept in float, and the default choice (module docstring: why).
+FLOAT_CHOICES = ("depthwise", "first", "last")
+DEFAULT_FLOAT = ("depthwise", "first")
 #: Calibration methods of ONNX Runtime's quantizer, by our option name.
 CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
 DEFAULT_PERCENTILE = 99.99
@@ -72,6 +75,7 @@ def quantize_int8(
     method: str = "percentile",
     percentile: float = DEFAULT_PERCENTILE,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+    keep_float: tuple[str, ...] = DEFAULT_FLOAT,
 ) -> QuantizeReport:
     """Write `model` as a Q/DQ INT8 ONNX to `output`, calibrated on `calibration`."""
     import onnx
@@ -95,7 +99,7 @@ def quantize_int8(
             message = f"{model}: cannot prepare for quantization ({first_line(exc)})"
             raise QuantizeError(message) from exc
         graph = onnx.load(str(prepared)).graph
-        kept = float_nodes(graph)
+        kept = float_nodes(graph, keep_float)
         excluded = [name for names in kept.values() for name in names]
         reader = _CalibrationReader(calibration, progress)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -118,18 +122,27 @@ def quantize_int8(
         except Exception as exc:  # the quantizer raises plain ValueError/RuntimeError/ORT errors
             raise QuantizeError(f"{model}: quantization failed ({first_line(exc)})") from exc
     quantized = [n.name for n in graph.node if n.op_type == "Conv" and n.name not in excluded]
-    write_onnx_metadata(output, _int8_metadata(meta, calibration, method, percentile))
+    how = _int8_metadata(meta, calibration, method, percentile, keep_float)
+    write_onnx_metadata(output, how)
     return QuantizeReport(output, quantized, kept, time.perf_counter() - start)
 
 
-def float_nodes(graph: Any) -> dict[str, list[str]]:
-    """The convolutions kept in float, by reason (the module docstring says why)."""
+def float_nodes(graph: Any, keep: tuple[str, ...] = DEFAULT_FLOAT) -> dict[str, list[str]]:
+    """The convolutions kept in float, by reason: any of depthwise (and grouped), the first,
+    the last (the classifier)."""
+    unknown = set(keep) - set(FLOAT_CHOICES)
+    if unknown:
+        raise QuantizeError(f"cannot keep {sorted(unknown)} in float; choose from {FLOAT_CHOICES}")
     convs = [node for node in graph.node if node.op_type == "Conv"]
     grouped = [node.name for node in convs if _group(node) > 1]
     dense = [node for node in convs if node.name not in grouped]
-    kept: dict[str, list[str]] = {"depthwise or grouped": grouped}
-    if dense:
+    kept: dict[str, list[str]] = {}
+    if "depthwise" in keep:
+        kept["depthwise or grouped"] = grouped
+    if "first" in keep and dense:
         kept["first convolution (the normalised image)"] = [dense[0].name]
+    if "last" in keep and len(dense) > 1:
+        kept["last convolution (the classifier)"] = [dense[-1].name]
     return kept
 
 
@@ -165,10 +178,14 @@ class _CalibrationReader:
 
 
 def _int8_metadata(
-    meta: dict[str, str], calibration: CalibrationSet, method: str, percentile: float
+    meta: dict[str, str],
+    calibration: CalibrationSet,
+    method: str,
+    percentile: float,
+    kept: tuple[str, ...],
 ) -> dict[str, str]:
     """The float model's metadata, plus the precision and how the ranges were calibrated."""
-    how: dict[str, Any] = {"method": method, "frames": len(calibration.frames)}
+    how: dict[str, Any] = {"method": method, "frames": len(calibration.frames), "float": kept}
     if method == "percentile":
         how["percentile"] = percentile
     how["source"] = calibration.source

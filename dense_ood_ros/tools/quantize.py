@@ -20,7 +20,12 @@ from dense_ood_ros.tools.outputs import check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dense_ood_ros.engine.quantize import CALIBRATION_METHODS, DEFAULT_PERCENTILE
+    from dense_ood_ros.engine.quantize import (
+        CALIBRATION_METHODS,
+        DEFAULT_FLOAT,
+        DEFAULT_PERCENTILE,
+        FLOAT_CHOICES,
+    )
 
     parser.add_argument("model", type=Path, help="contract-1 FP32 model (.onnx)")
     parser.add_argument("--output", required=True, type=Path, help="INT8 model to write (.onnx)")
@@ -36,6 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_PERCENTILE,
         help="the percentile of --method percentile",
+    )
+    parser.add_argument(
+        "--keep-float",
+        nargs="*",
+        choices=FLOAT_CHOICES,
+        default=list(DEFAULT_FLOAT),
+        metavar="KIND",
+        help=f"convolutions left in float, any of {', '.join(FLOAT_CHOICES)} (none: every "
+        "convolution in INT8); the score head always stays float",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
@@ -73,5 +87,11 @@ def _quantize(args: argparse.Namespace):
         return tqdm(batches, total=total, desc="calibrate", unit="frame", disable=None)
 
     return quantize_int8(
-        args.model, args.output, calibration, args.method, args.percentile, progress
+        args.model,
+        args.output,
+        calibration,
+        args.method,
+        args.percentile,
+        progress,
+        tuple(args.keep_float),
     )
