@@ -41,14 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dense_ood_ros.engine import BACKENDS
     from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
 
-    parser.add_argument("--model", required=True, type=Path, help="contract-1 model (.onnx)")
+    parser.add_argument(
+        "--model", required=True, type=Path, help="contract-1 model (.onnx, or a TensorRT .plan)"
+    )
     parser.add_argument("--height", type=int, help="camera frame height (pixels)")
     parser.add_argument("--width", type=int, help="camera frame width (pixels)")
     parser.add_argument(
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="inference backend (ONNX Runtime; TensorRT: not yet)",
+        help="inference backend; auto takes TensorRT where it runs, else ONNX Runtime",
     )
     parser.add_argument(
         "--replay",

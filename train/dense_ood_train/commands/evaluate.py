@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="contract-1 model (.onnx; TensorRT plans: not yet) or a "
+        help="contract-1 model (.onnx, or a TensorRT .plan with --backend tensorrt) or a "
         "`dense-ood-train fit` checkpoint (exported to a temporary ONNX with every score)",
     )
     from dense_ood_train.benchmarks import BENCHMARK_NAMES
