@@ -34,7 +34,7 @@ setup(
         ],
         "onnxruntime": ["onnxruntime>=1.16"],
         "onnxruntime-gpu": ["onnxruntime-gpu>=1.16"],
-        # The TensorRT backend and `dense-ood build-engine`: TensorRT 10 or 11, CUDA via cuda-python.
+        # The TensorRT backend and `dense-ood build-engine`: TensorRT 10 or 11, CUDA by cuda-python.
         "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
         # `dense-ood quantize` (ONNX Runtime's quantizer reads and writes models with onnx).
         "quantize": ["onnx>=1.14"],

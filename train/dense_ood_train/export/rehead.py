@@ -83,7 +83,7 @@ def _declare_logits(model: onnx.ModelProto, logits: str, contract: ModelContract
     them an output, and shape inference leaves the traced graph's dynamic-batch tensors bare."""
     if any(info.name == logits for info in model.graph.value_info):
         return
-    shape = ["batch", contract.num_classes, *contract.input_hw]
+    shape: list[str | int] = ["batch", contract.num_classes, *contract.input_hw]
     info = onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, shape)
     model.graph.value_info.append(info)
 
