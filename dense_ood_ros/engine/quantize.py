@@ -7,13 +7,14 @@ INT8. Which operators are quantized was chosen by profiling the bundled default 
 
 - the score head (softmax, JSD, argmax): the anomaly score is a difference of probabilities
   near 1, which 8 bits would flatten, and its reductions have no INT8 kernels anyway;
-- depthwise and grouped convolutions: ONNX Runtime's QLinearConv is slower than its float
-  kernel for them, and their per-channel ranges are wide;
-- the first convolution: it sees the normalised image through three channels, where INT8
-  kernels gain nothing and the rounding costs agreement.
+- depthwise and grouped convolutions: quantizing them too gave no speed (1.26x against 1.28x)
+  and cost 0.4 points of agreement with FP32;
+- the first convolution, which sees the normalised image through three channels: quantizing
+  it made the model slower (1.13x) and cost 0.3 points of agreement.
 
-The classifier (the last convolution) is quantized: keeping it in float made the model slower
-than FP32 (0.92x) for 0.04 points of agreement.
+The classifier (the last convolution) is quantized: keeping it in float gained 0.03 points of
+agreement and lost most of the speed (1.03x against 1.28x; docs/engines.md has every variant,
+which `keep_float` / `--keep-float` reproduce).
 
 Weights are per channel, in 7 bits (`reduce_range`): CPUs without VNNI multiply u8 x s8 with
 16-bit saturation, which full 8-bit weights overflow. Activation ranges are the 99.99th
@@ -122,8 +123,7 @@ def quantize_int8(
         except Exception as exc:  # the quantizer raises plain ValueError/RuntimeError/ORT errors
             raise QuantizeError(f"{model}: quantization failed ({first_line(exc)})") from exc
     quantized = [n.name for n in graph.node if n.op_type == "Conv" and n.name not in excluded]
-    how = _int8_metadata(meta, calibration, method, percentile, keep_float)
-    write_onnx_metadata(output, how)
+    write_onnx_metadata(output, _int8_metadata(meta, calibration, method, percentile, keep_float))
     return QuantizeReport(output, quantized, kept, time.perf_counter() - start)
 
 
