@@ -38,15 +38,8 @@ NO_TENSORRT = tensorrt_unavailable() is not None
 
 
 def _key(onnx: Path, machine: Machine, precision: str = "fp32", max_batch: int = 1) -> EngineKey:
-    hw = read_contract(onnx).input_hw
-    return EngineKey(
-        onnx_sha256=sha256_of(onnx),
-        tensorrt_version=machine.tensorrt_version,
-        gpu_name=machine.gpu_name,
-        compute_capability=machine.compute_capability,
-        precision=precision,
-        input_shapes=input_shapes(INPUT_NAME, hw, max_batch),
-    )
+    shapes = input_shapes(INPUT_NAME, read_contract(onnx).input_hw, max_batch)
+    return EngineKey.build(sha256_of(onnx), machine, precision, shapes)
 
 
 def _fake_build(onnx: Path, plan: Path, machine: Machine, max_batch: int = 1) -> None:
@@ -115,7 +108,8 @@ def test_plan_for_another_gpu_is_rebuilt_from_its_onnx_or_refused(onnx: Path) ->
     assert plan_decision(plan, ORIN, max_batch=1).action == "use"
     rebuild = plan_decision(plan, H200, max_batch=1)
     assert (rebuild.action, rebuild.onnx, rebuild.plan) == ("build", onnx, plan)
-    assert "GPU Orin (compute 8.7; here: NVIDIA H200, compute 9.0)" in rebuild.reason
+    assert "GPU Orin (here: NVIDIA H200); compute capability 8.7 (here: 9.0)" in rebuild.reason
+    assert "TensorRT version 10.3.0 (here: 10.8.0)" in rebuild.reason
 
     onnx.unlink()
     with pytest.raises(EngineError) as info:

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dense_ood_ros.engine.base import EngineError
-from dense_ood_ros.model.contract import KEY_PRECISION, plan_metadata_path
+from dense_ood_ros.model.contract import (
+    INPUT_NAME,
+    KEY_PRECISION,
+    ModelContract,
+    plan_metadata_path,
+    read_onnx_metadata,
+)
 
 SIDECAR_VERSION = 1
 PLAN_SUFFIX = ".plan"
@@ -53,6 +59,18 @@ class EngineKey:
     @property
     def machine(self) -> Machine:
         return Machine(self.tensorrt_version, self.gpu_name, self.compute_capability)
+
+    @classmethod
+    def build(cls, onnx_sha256: str, machine: Machine, precision: str, shapes: dict) -> EngineKey:
+        """The key of a plan built from that ONNX on `machine`."""
+        return cls(
+            onnx_sha256=onnx_sha256,
+            tensorrt_version=machine.tensorrt_version,
+            gpu_name=machine.gpu_name,
+            compute_capability=machine.compute_capability,
+            precision=precision,
+            input_shapes=shapes,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> EngineKey:
@@ -170,19 +188,6 @@ def mismatches(expected: EngineKey, found: EngineKey) -> list[str]:
     return differences
 
 
-def machine_mismatches(machine: Machine, found: EngineKey) -> list[str]:
-    """What differs between this machine and the one a plan was built for."""
-    differences = []
-    if found.tensorrt_version != machine.tensorrt_version:
-        differences.append(f"TensorRT {found.tensorrt_version} (here: {machine.tensorrt_version})")
-    if (found.gpu_name, found.compute_capability) != (machine.gpu_name, machine.compute_capability):
-        differences.append(
-            f"GPU {found.gpu_name} (compute {found.compute_capability}; here: "
-            f"{machine.gpu_name}, compute {machine.compute_capability})"
-        )
-    return differences
-
-
 @dataclass(frozen=True)
 class PlanDecision:
     """What the engine loader does with a model path: use a plan, or build one (and why)."""
@@ -217,7 +222,13 @@ def plan_decision(
     onnx = Path(sidecar.onnx_path) if sidecar.onnx_path else None
     if onnx is not None and not (onnx.is_file() and sha256_of(onnx) == key.onnx_sha256):
         onnx = None  # gone, or changed since: a rebuild would not give this plan's model
-    differences = machine_mismatches(machine, key)
+    here = replace(
+        key,
+        tensorrt_version=machine.tensorrt_version,
+        gpu_name=machine.gpu_name,
+        compute_capability=machine.compute_capability,
+    )
+    differences = mismatches(here, key)
     if not differences and not force_rebuild:
         return PlanDecision("use", model_path, onnx, key.precision, "built for this machine")
     why = "; ".join(differences) or "force_engine_rebuild is set"
@@ -242,8 +253,6 @@ def _decide_for_onnx(
     force_rebuild: bool,
     precision: str | None,
 ) -> PlanDecision:
-    from dense_ood_ros.model.contract import INPUT_NAME, ModelContract, read_onnx_metadata
-
     metadata = read_onnx_metadata(onnx)
     contract = ModelContract.from_metadata(metadata, source=str(onnx))
     precision = precision or precision_of(metadata)
@@ -257,14 +266,8 @@ def _decide_for_onnx(
     except EngineError as exc:
         reason = f"the cached plan's key is unreadable ({exc})"
         return PlanDecision("build", plan, onnx, precision, reason)
-    expected = EngineKey(
-        onnx_sha256=sha256_of(onnx),
-        tensorrt_version=machine.tensorrt_version,
-        gpu_name=machine.gpu_name,
-        compute_capability=machine.compute_capability,
-        precision=precision,
-        input_shapes=input_shapes(INPUT_NAME, contract.input_hw, max_batch),
-    )
+    shapes = input_shapes(INPUT_NAME, contract.input_hw, max_batch)
+    expected = EngineKey.build(sha256_of(onnx), machine, precision, shapes)
     differences = mismatches(expected, found)
     if differences:
         reason = "rebuilding: " + "; ".join(differences)

@@ -129,14 +129,7 @@ def build_plan(
     seconds = time.perf_counter() - start
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_bytes(serialized)
-    key = EngineKey(
-        onnx_sha256=sha256_of(onnx),
-        tensorrt_version=machine.tensorrt_version,
-        gpu_name=machine.gpu_name,
-        compute_capability=machine.compute_capability,
-        precision=precision,
-        input_shapes=shapes,
-    )
+    key = EngineKey.build(sha256_of(onnx), machine, precision, shapes)
     sidecar = PlanSidecar({**metadata, KEY_PRECISION: precision}, key, str(onnx.resolve()), seconds)
     sidecar.write(plan)
     log(f"built {plan} in {seconds:.1f} s")
