@@ -84,7 +84,7 @@ class TensorRtEngine(Engine):
         nbytes = images.nbytes
         copy_to_device(self._device[INPUT_NAME].address, host_input.address, nbytes, self._stream)
         self._context.set_input_shape(INPUT_NAME, images.shape)
-        if not self._context.execute_async_v3(self._stream):
+        if not self._context.execute_async_v3(int(self._stream)):
             raise EngineError(f"{self.model_path}: TensorRT inference failed")
         for name in wanted:
             host = self._host[name]

@@ -183,12 +183,14 @@ def _network_flags(trt: Any, recipe: str) -> int:
 
 def _attach_timing_cache(config: Any, path: Path | None) -> Any:
     """Reuse the timing cache at `path` (tactic timings: later builds take seconds, not
-    minutes); a cache from another TensorRT or GPU is ignored by TensorRT, not fatal."""
+    minutes). A cache from another GPU is refused by TensorRT; the build then starts a new
+    one, which replaces the file."""
     if path is None:
         return None
-    data = path.read_bytes() if path.is_file() else b""
-    cache = config.create_timing_cache(data)
-    config.set_timing_cache(cache, ignore_mismatch=True)
+    cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
+    if not config.set_timing_cache(cache, ignore_mismatch=False):
+        cache = config.create_timing_cache(b"")
+        config.set_timing_cache(cache, ignore_mismatch=False)
     return cache
 
 
