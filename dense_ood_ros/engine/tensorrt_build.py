@@ -119,6 +119,7 @@ def build_plan(
             "INT8 from an FP32 ONNX needs calibration frames (--calibration-dir or "
             "--calibration-bag), or give the Q/DQ model of `dense-ood quantize`"
         )
+    _check_writable(plan)  # before minutes of building, not after
     shapes = input_shapes(INPUT_NAME, contract.input_hw, options.max_batch)
     log(
         f"building a {precision} TensorRT {trt.__version__} engine of {onnx} for "
@@ -127,13 +128,27 @@ def build_plan(
     start = time.perf_counter()
     serialized = _build(trt, onnx, recipe, shapes[INPUT_NAME], options)
     seconds = time.perf_counter() - start
-    plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_bytes(serialized)
     key = EngineKey.build(sha256_of(onnx), machine, precision, shapes)
     sidecar = PlanSidecar({**metadata, KEY_PRECISION: precision}, key, str(onnx.resolve()), seconds)
     sidecar.write(plan)
     log(f"built {plan} in {seconds:.1f} s")
     return sidecar
+
+
+def _check_writable(plan: Path) -> None:
+    """EngineError unless the plan's folder can be written (an installed, read-only share/)."""
+    import os
+
+    try:
+        plan.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EngineError(f"cannot create {plan.parent} for the plan ({exc.strerror})") from exc
+    if not os.access(plan.parent, os.W_OK):
+        raise EngineError(
+            f"cannot write the plan into {plan.parent}: set engine_cache_dir (node) or "
+            "--output (build-engine) to a writable folder"
+        )
 
 
 def _build(trt: Any, onnx: Path, recipe: str, shape: list[list[int]], options: BuildOptions):
