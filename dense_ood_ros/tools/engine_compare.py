@@ -58,11 +58,12 @@ def compare_engines(
     batch: int = 1,
 ) -> list[EngineComparison]:
     """Load every engine, check they share a contract, then measure them on `frames`."""
-    engines = [load_engine(spec.model, spec.backend) for spec in specs]
+    engines = [load_engine(spec.model, spec.backend, max_batch=batch) for spec in specs]
     _check_same_contract(specs, engines)
     images = np.stack(frames)
     reference = engines[0].infer(images, extra_scores=False)
-    timed = _interleaved_ms(engines, images[:batch], iterations, warmup)
+    timed_batch = images[np.arange(batch) % len(images)]  # as many frames as asked, repeating
+    timed = _interleaved_ms(engines, timed_batch, iterations, warmup)
     base = float(np.median(timed[0]))
     rows = []
     for spec, engine, ms in zip(specs, engines, timed, strict=True):
