@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FLOAT_CHOICES,
         default=list(DEFAULT_FLOAT),
         metavar="KIND",
-        help=f"convolutions left in float, any of {', '.join(FLOAT_CHOICES)} (none: every "
-        "convolution in INT8); the score head always stays float",
+        help=f"convolutions left in float, any of {', '.join(FLOAT_CHOICES)}; the option "
+        "with no KIND quantizes every convolution. The score head always stays float",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
