@@ -85,14 +85,15 @@ def _build(args: argparse.Namespace) -> None:
     from dense_ood_ros.engine.cuda_runtime import this_machine
     from dense_ood_ros.engine.engine_key import cached_plan_path, precision_of
     from dense_ood_ros.engine.tensorrt_build import BuildOptions, build_plan, import_tensorrt
-    from dense_ood_ros.model.contract import read_contract, read_onnx_metadata
+    from dense_ood_ros.model.contract import ModelContract, read_onnx_metadata
 
     if args.model.suffix != ".onnx":
         raise DenseOodError(f"{args.model}: give the ONNX model (.onnx) to build from")
     if args.max_batch < 1:
         raise DenseOodError("--max-batch must be >= 1")
-    contract = read_contract(args.model)
-    precision = args.precision or precision_of(read_onnx_metadata(args.model))
+    metadata = read_onnx_metadata(args.model)
+    contract = ModelContract.from_metadata(metadata, source=str(args.model))
+    precision = args.precision or precision_of(metadata)
     plan = args.output or cached_plan_path(args.model, precision, args.max_batch, None)
     check_output_file(plan, args.overwrite)
     trt = import_tensorrt()  # before the calibration frames: fail fast where it is missing

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_train.commands.run_folder import add_override_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,14 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a variant and its overrides (repeatable; the first is the reference), e.g. "
         "'none:negatives.mode=none'",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override for every variant (repeatable)",
-    )
+    add_override_argument(parser, "override for every variant (repeatable)")
     parser.add_argument("--steps", type=int, default=60, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per variant")
 

@@ -10,16 +10,19 @@ import argparse
 from pathlib import Path
 
 
+def add_override_argument(
+    parser: argparse.ArgumentParser,
+    help_text: str = "override a config value, e.g. --set negatives.beta=0.3 (repeatable)",
+) -> None:
+    """--set KEY=VALUE (repeatable), collected in `args.overrides`."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def add_run_folder_arguments(parser: argparse.ArgumentParser, checkpoint: str) -> None:
     """--set, --resume / --overwrite (for OUTPUT/`checkpoint`) and --no-progress."""
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set negatives.beta=0.3 (repeatable)",
-    )
+    add_override_argument(parser)
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--resume", action="store_true", help=f"continue from OUTPUT/{checkpoint} (its step)"

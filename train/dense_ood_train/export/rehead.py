@@ -21,7 +21,6 @@ from dense_ood_ros.model.contract import (
     INPUT_NAME,
     ContractError,
     ModelContract,
-    write_onnx_metadata,
 )
 from dense_ood_train.export.checkpoint_export import ExportError
 from dense_ood_train.export.onnx_export import (
@@ -51,10 +50,11 @@ def rehead_model(source: Path, output: Path) -> Path:
     head = onnx.compose.add_prefix(head, HEAD_PREFIX, rename_inputs=False, rename_outputs=False)
     merged = onnx.compose.merge_models(body, head, io_map=[(logits, HEAD_INPUT)])
     _deduplicate_opsets(merged)
+    del merged.metadata_props[:]  # exactly the source's, whatever merge_models made of them
+    merged.metadata_props.extend(model.metadata_props)
     onnx.checker.check_model(merged)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(merged, str(output))
-    write_onnx_metadata(output, meta)
     return output
 
 
