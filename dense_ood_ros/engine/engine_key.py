@@ -20,9 +20,9 @@ from typing import Any
 from dense_ood_ros.engine.base import EngineError
 from dense_ood_ros.model.contract import (
     INPUT_NAME,
-    KEY_PRECISION,
     ModelContract,
     plan_metadata_path,
+    precision_of,
     read_onnx_metadata,
 )
 
@@ -153,11 +153,6 @@ def input_shapes(input_name: str, input_hw: tuple[int, int], max_batch: int) -> 
             [max_batch, height, width, 3],
         ]
     }
-
-
-def precision_of(metadata: dict[str, str]) -> str:
-    """The ONNX model's own precision (dense_ood.precision; fp32 when absent)."""
-    return metadata.get(KEY_PRECISION, "fp32")
 
 
 def cached_plan_path(onnx: Path, precision: str, max_batch: int, cache_dir: Path | None) -> Path:

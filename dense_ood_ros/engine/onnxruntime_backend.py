@@ -16,11 +16,11 @@ from dense_ood_ros.errors import first_line
 from dense_ood_ros.model.contract import (
     EXTRA_SCORE_PREFIX,
     INPUT_NAME,
-    KEY_PRECISION,
     SCORE_OUTPUT,
     SEMANTIC_OUTPUT,
     ContractError,
     ModelContract,
+    precision_of,
 )
 
 BACKEND_NAME = "onnxruntime"
@@ -58,7 +58,7 @@ class OnnxRuntimeEngine(Engine):
         self._session = _open_session(self.model_path, providers, intra_op_threads, profile_prefix)
         meta = dict(self._session.get_modelmeta().custom_metadata_map)
         self.contract: ModelContract = ModelContract.from_metadata(meta, source=str(model_path))
-        self.precision = meta.get(KEY_PRECISION, "fp32")
+        self.precision = precision_of(meta)
         self.providers: list[str] = list(self._session.get_providers())
         self._main_outputs = [SEMANTIC_OUTPUT, SCORE_OUTPUT]
         self._extra_outputs = [EXTRA_SCORE_PREFIX + name for name in self.contract.extra_scores]

@@ -41,6 +41,7 @@ from dense_ood_ros.model.contract import (
     INPUT_NAME,
     KEY_PRECISION,
     ModelContract,
+    precision_of,
     read_onnx_metadata,
     write_onnx_metadata,
 )
@@ -87,8 +88,8 @@ def quantize_int8(
         raise QuantizeError(f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}")
     meta = read_onnx_metadata(model)
     ModelContract.from_metadata(meta, source=str(model))  # contract-1 models only
-    if meta.get(KEY_PRECISION, "fp32") != "fp32":
-        raise QuantizeError(f"{model} is already {meta[KEY_PRECISION]}; quantize the FP32 model")
+    if precision_of(meta) != "fp32":
+        raise QuantizeError(f"{model} is already {precision_of(meta)}; quantize the FP32 model")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"

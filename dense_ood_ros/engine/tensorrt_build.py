@@ -32,7 +32,6 @@ from dense_ood_ros.engine.engine_key import (
     Machine,
     PlanSidecar,
     input_shapes,
-    precision_of,
     sha256_of,
 )
 from dense_ood_ros.model.contract import (
@@ -40,6 +39,7 @@ from dense_ood_ros.model.contract import (
     KEY_PRECISION,
     PRECISIONS,
     ModelContract,
+    precision_of,
     read_onnx_metadata,
 )
 

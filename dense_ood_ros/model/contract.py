@@ -132,6 +132,11 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
+def precision_of(metadata: dict[str, str]) -> str:
+    """A model's precision from its metadata (dense_ood.precision; fp32 when absent)."""
+    return metadata.get(KEY_PRECISION, "fp32")
+
+
 def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
     """Store `meta` in an ONNX file's metadata_props, replacing earlier values of the same keys
     (needs the `onnx` package: the export and quantize tools have it, vehicles need not)."""

@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> None:
     from dense_ood_ros.engine.cuda_runtime import this_machine
-    from dense_ood_ros.engine.engine_key import cached_plan_path, precision_of
+    from dense_ood_ros.engine.engine_key import cached_plan_path
     from dense_ood_ros.engine.tensorrt_build import BuildOptions, build_plan, import_tensorrt
-    from dense_ood_ros.model.contract import ModelContract, read_onnx_metadata
+    from dense_ood_ros.model.contract import ModelContract, precision_of, read_onnx_metadata
 
     if args.model.suffix != ".onnx":
         raise DenseOodError(f"{args.model}: give the ONNX model (.onnx) to build from")
