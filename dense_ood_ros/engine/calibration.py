@@ -86,20 +86,25 @@ def _from_directory(directory: Path, input_hw: tuple[int, int], wanted: int) -> 
 def _from_bag(
     bag: Path, input_hw: tuple[int, int], wanted: int, topics: Sequence[str] | None
 ) -> CalibrationSet:
-    """Frames spread over the bag in log order; depth and undecodable messages are skipped."""
-    from dense_ood_ros.replay.bag_input import BagError, BagReader, camera_topics
-    from dense_ood_ros.replay.session import decoded_frames
+    """Frames spread over the bag in log order. Only the picked messages are decoded; depth
+    and undecodable ones are skipped."""
+    from dense_ood_ros.codec.image_codec import ImageDecodeError
+    from dense_ood_ros.replay.bag_input import BagError, BagReader, camera_topics, is_depth
+    from dense_ood_ros.replay.session import decode_frame
 
+    frames: list[np.ndarray] = []
+    counts: dict[str, int] = {}
     try:
         with BagReader(bag) as reader:
             chosen = camera_topics(reader, topics)
-            total = reader.count(chosen)
-        picks = set(evenly_spaced(total, wanted))
-        frames: list[np.ndarray] = []
-        counts: dict[str, int] = {}
-        for index, (frame, rgb, _) in enumerate(decoded_frames(bag, chosen)):
-            if index in picks and isinstance(rgb, np.ndarray):
-                frames.append(resize_to(rgb, input_hw))
+            picks = set(evenly_spaced(reader.count(chosen), wanted))
+            for index, frame in enumerate(reader.messages(chosen)):
+                if index not in picks or is_depth(frame.msg, frame.msgtype):
+                    continue
+                try:
+                    frames.append(resize_to(decode_frame(frame), input_hw))
+                except ImageDecodeError:
+                    continue
                 counts[frame.topic] = counts.get(frame.topic, 0) + 1
     except BagError as exc:
         raise CalibrationError(str(exc)) from exc

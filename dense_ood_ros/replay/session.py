@@ -194,7 +194,7 @@ class ReplayResult:
         return 1000.0 / float(np.mean(self.engine_only_ms))
 
 
-def decoded_frames(
+def _decoded_frames(
     bag: Path, topics: Sequence[str]
 ) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
     """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
@@ -291,7 +291,7 @@ class ReplaySession:
             labels_topic = self._labels_topic(reader)
             labels = read_labels(reader, labels_topic) if labels_topic else {}
             total = reader.count(topics)
-        frames = in_background(decoded_frames(bag, topics))
+        frames = in_background(_decoded_frames(bag, topics))
         if self.progress is not None:
             frames = self.progress(frames, total)
         for frame, rgb, decode_ms in frames:
