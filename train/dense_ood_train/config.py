@@ -31,14 +31,20 @@ class TrainingError(DenseOodError, ValueError):
 class DataConfig:
     """Where the training and validation images come from and how they are augmented."""
 
-    dataset: str = "synthroad"  # synthroad | cityscapes | folder
-    root: str | None = None  # cityscapes: the folder holding leftImg8bit/ and gtFine/
+    dataset: str = "synthroad"  # synthroad | cityscapes | camvid | folder
+    # cityscapes: the folder holding leftImg8bit/ and gtFine/; camvid: the folder holding
+    # train/, trainannot/, val/, valannot/ (the SegNet layout)
+    root: str | None = None
     train_split: str = "train"
     val_split: str = "val"
     images_dir: str | None = None  # folder dataset
     labels_dir: str | None = None
     val_images_dir: str | None = None
     val_labels_dir: str | None = None
+    # folder dataset: what each trainId means (exported into the model's metadata); synthroad,
+    # cityscapes and camvid have their own and refuse these
+    class_names: tuple[str, ...] | None = None
+    palette: tuple[tuple[int, int, int], ...] | None = None
     num_scenes: int = 2000  # synthroad: training scenes (seeds 0..num_scenes-1)
     scene_hw: tuple[int, int] = (192, 384)  # synthroad scene size
     val_scenes: int = 64  # synthroad: held-out scenes (seeds after the training ones)
@@ -163,7 +169,7 @@ class TrainConfig:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.dataset": ("synthroad", "cityscapes", "folder"),
+    "data.dataset": ("synthroad", "cityscapes", "camvid", "folder"),
     "negatives.mode": ("flow", "none", "real", "noise", "flow+real"),
     "optim.name": ("adamw", "sgd"),
     "optim.schedule": ("cosine", "poly", "constant"),
@@ -198,6 +204,10 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         raise TrainConfigError(errors[0])
     if origin is tuple:
         args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any length
+            if not isinstance(value, (list, tuple)):
+                raise TrainConfigError(f"{key}: expected a list, got {value!r}")
+            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise TrainConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
         return tuple(
@@ -305,8 +315,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise TrainConfigError(
             f"data.scale must be [low, high] with 0 < low <= high, got {low, high}"
         )
-    if config.data.dataset == "cityscapes" and not config.data.root:
-        raise TrainConfigError("data.root is required for dataset 'cityscapes'")
+    if config.data.dataset in ("cityscapes", "camvid") and not config.data.root:
+        raise TrainConfigError(f"data.root is required for dataset '{config.data.dataset}'")
+    _validate_classes(config)
     if config.data.dataset == "folder" and not (config.data.images_dir and config.data.labels_dir):
         raise TrainConfigError(
             "data.images_dir and data.labels_dir are required for dataset 'folder'"
@@ -314,6 +325,35 @@ def validate(config: TrainConfig) -> TrainConfig:
     if config.data.dataset == "synthroad" and config.data.num_scenes <= 0:
         raise TrainConfigError("data.num_scenes must be > 0")
     return config
+
+
+def _validate_classes(config: TrainConfig) -> None:
+    """The dataset's classes (its own, or the folder dataset's declared ones) fit the model."""
+    from dense_ood_train.data.class_sets import DATASET_CLASSES
+
+    data, num_classes = config.data, config.model.num_classes
+    declared = data.class_names is not None or data.palette is not None
+    if data.dataset in DATASET_CLASSES:
+        if declared:
+            raise TrainConfigError(
+                f"data.class_names / data.palette: dataset '{data.dataset}' has its own classes"
+            )
+        if num_classes != len(DATASET_CLASSES[data.dataset]):
+            raise TrainConfigError(
+                f"model.num_classes: dataset '{data.dataset}' has "
+                f"{len(DATASET_CLASSES[data.dataset])} classes, got {num_classes}"
+            )
+        return
+    if data.class_names is not None and len(data.class_names) != num_classes:
+        raise TrainConfigError(
+            f"data.class_names: {len(data.class_names)} names for model.num_classes {num_classes}"
+        )
+    if data.palette is not None and len(data.palette) != num_classes:
+        raise TrainConfigError(
+            f"data.palette: {len(data.palette)} colours for model.num_classes {num_classes}"
+        )
+    if data.palette is not None and any(not 0 <= c <= 255 for rgb in data.palette for c in rgb):
+        raise TrainConfigError("data.palette: colours are [r, g, b] with values in 0..255")
 
 
 def parse_key_value(text: str, form: str = "KEY=VALUE") -> tuple[str, Any]:

@@ -2,9 +2,10 @@
 
 `open_benchmark(name, root=None, **options)` returns a `Benchmark`: a sized, indexable
 iterable of `BenchmarkFrame(name, image uint8 RGB, anomaly uint8 0/1/255 | None, semantic
-trainIds | None)` with `.name` and `.track` ("anomaly" | "obstacle" | None: the SMIYC
-component-metric track of the benchmark's protocol). Each reader's module documents its
-layout and label convention with the source.
+class ids | None)` with `.name` and `.track` ("anomaly" | "obstacle" | None: the SMIYC
+component-metric track of the benchmark's protocol). Semantic ids are Cityscapes trainIds,
+except camvid-ood's and camvid-pasted's (the 11 CamVid classes). Each reader's module
+documents its layout and label convention with the source.
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def _streethazards(root, **options):
     return open_streethazards(root, **options)
 
 
+def _camvid_ood(root, **options):
+    from dense_ood_train.benchmarks.camvid_ood import open_camvid_ood
+
+    return open_camvid_ood(root, **options)
+
+
+def _roadanomaly(root, **options):
+    from dense_ood_train.benchmarks.roadanomaly import open_roadanomaly
+
+    return open_roadanomaly(root, **options)
+
+
 def _cityscapes(root, **options):
     from dense_ood_train.benchmarks.cityscapes_val import open_cityscapes
 
@@ -77,6 +90,12 @@ def _synthroad_ood(root, **options):
     return SynthRoadOOD(**options)
 
 
+def _camvid_pasted(root, **options):
+    from dense_ood_train.benchmarks.camvid_pasted import open_camvid_pasted
+
+    return open_camvid_pasted(root, **options)
+
+
 # name -> (opener, needs a root, the function whose keyword arguments are the options)
 _OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
     "smiyc-anomaly": (_smiyc_anomaly, True, "smiyc.open_smiyc"),
@@ -85,6 +104,9 @@ _OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
     "fishyscapes-static": (_fs_static, True, "fishyscapes.open_fishyscapes"),
     "lostandfound": (_laf, True, "lostandfound.open_lostandfound"),
     "streethazards": (_streethazards, True, "streethazards.open_streethazards"),
+    "camvid-ood": (_camvid_ood, True, "camvid_ood.open_camvid_ood"),
+    "roadanomaly": (_roadanomaly, True, "roadanomaly.open_roadanomaly"),
+    "camvid-pasted": (_camvid_pasted, True, "camvid_pasted.open_camvid_pasted"),
     "cityscapes-val": (_cityscapes, True, "cityscapes_val.open_cityscapes"),
     "folder": (_folder, True, "folder.open_folder"),
     "synthroad-ood": (_synthroad_ood, False, "synthroad_ood.SynthRoadOOD"),

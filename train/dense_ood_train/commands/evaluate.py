@@ -62,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--components",
         choices=COMPONENT_CHOICES,
         default="auto",
-        help="SMIYC component metrics: auto = the benchmark's track (the SMIYC tracks, and "
-        "LostAndFound with the obstacle track's sizes, as the SMIYC code does), or force a "
-        "track's size filters, or off",
+        help="SMIYC component metrics: auto = the benchmark's track (the SMIYC tracks; "
+        "roadanomaly: the anomaly track's sizes; LostAndFound: the obstacle track's, as the "
+        "SMIYC code does), or force a track's size filters, or off",
     )
     parser.add_argument(
         "--option",

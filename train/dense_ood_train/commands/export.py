@@ -2,7 +2,8 @@
 
 The model takes uint8 RGB [N, H, W, 3] at --height x --width and outputs trainIds and the
 anomaly score (inside the graph; default the method's JSD score); --extra-scores adds every
-other score as a `score_<name>` output. Class names and palette are the Cityscapes ones.
+other score as a `score_<name>` output. Class names and palette are those of the training
+dataset (data/class_sets.py; a folder dataset declares its own in the config).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_train.config import TrainConfig
+from dense_ood_train.data.class_sets import DATASET_CLASSES, ClassSet, generic_classes
 
 
 class ExportError(DenseOodError, ValueError):
@@ -23,15 +24,17 @@ def default_input_hw(config: TrainConfig) -> tuple[int, int]:
     return data.crop_hw
 
 
-def class_names_and_palette(num_classes: int) -> tuple[list[str], list[list[int]]]:
-    """Cityscapes names and colours for 19 classes; generic ones otherwise."""
-    from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE
-
-    if num_classes == len(CITYSCAPES_CLASS_NAMES):
-        return list(CITYSCAPES_CLASS_NAMES), CITYSCAPES_PALETTE.tolist()
-    names = [f"class_{i}" for i in range(num_classes)]
-    palette = [[(37 * i) % 256, (97 * i) % 256, (173 * i) % 256] for i in range(num_classes)]
-    return names, palette
+def dataset_classes(config: TrainConfig) -> ClassSet:
+    """The names and colours of the classes a checkpoint was trained on: the dataset's own, a
+    folder dataset's declared ones (generic names or colours where it declared none)."""
+    data, num_classes = config.data, config.model.num_classes
+    if data.dataset in DATASET_CLASSES:
+        return DATASET_CLASSES[data.dataset]
+    generic = generic_classes(num_classes)
+    return ClassSet(
+        tuple(data.class_names) if data.class_names is not None else generic.names,
+        tuple(data.palette) if data.palette is not None else generic.palette,
+    )
 
 
 def threshold_from_report(path: Path, score: str) -> float:
@@ -74,10 +77,10 @@ def export_checkpoint(
     width = width if width is not None else default_width
     if height < 32 or width < 32:
         raise ExportError(f"--height and --width must be at least 32, got {height}x{width}")
-    names, palette = class_names_and_palette(config.model.num_classes)
+    classes = dataset_classes(config)
     contract = make_contract(
-        names,
-        palette,
+        classes.names,
+        classes.palette_array(),
         (height, width),
         score=score,
         threshold=threshold,

@@ -88,6 +88,12 @@ def _raw_datasets(config: TrainConfig) -> tuple[Any, Any]:
         root = _required(data.root, "data.root")
         cs_val = CityscapesDataset(root, data.val_split) if data.val_split else None
         return CityscapesDataset(root, data.train_split), cs_val
+    if data.dataset == "camvid":
+        from dense_ood_train.data.camvid import CamVidDataset
+
+        root = _required(data.root, "data.root")
+        camvid_val = CamVidDataset(root, data.val_split) if data.val_split else None
+        return CamVidDataset(root, data.train_split), camvid_val
     from dense_ood_train.data.folder import FolderDataset
 
     folder_val = None

@@ -9,7 +9,7 @@ A study file (YAML) looks like train/studies/synthroad.yaml:
     flows:                               # pretrained once each, before the fits
       glow: {steps: 6000, set: [flow.hidden=64]}
     evaluation:
-      benchmark: synthroad-ood
+      benchmark: synthroad-ood           # root: DIR for benchmarks read from files
       splits: {val: {split: val, num_frames: 200}, test: {split: test, num_frames: 500}}
     configs:
       no_negatives: {set: [negatives.mode=none]}
@@ -88,6 +88,7 @@ class Study:
     configs: dict[str, ConfigSpec]
     benchmark: str
     splits: dict[str, dict[str, Any]]
+    root: str | None = None  # the benchmark's folder (as given: relative to the working folder)
     compare: list[Comparison] = field(default_factory=list)
 
     def fit_overrides(self, config: ConfigSpec, seed: int, flow_checkpoint: Path | None) -> list:
@@ -213,7 +214,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> Study:
     if not isinstance(configs_raw, dict) or not configs_raw:
         raise StudyError("configs: at least one named config is required")
     configs = {name: _config(name, spec, seeds, flows) for name, spec in configs_raw.items()}
-    evaluation = _mapping(raw.get("evaluation"), "evaluation", {"benchmark", "splits"})
+    evaluation = _mapping(raw.get("evaluation"), "evaluation", {"benchmark", "root", "splits"})
     splits = evaluation.get("splits") or {"val": {"split": "val"}, "test": {"split": "test"}}
     if not isinstance(splits, dict) or not all(isinstance(v, dict) for v in splits.values()):
         raise StudyError("evaluation.splits: expected a mapping of name -> benchmark options")
@@ -226,6 +227,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> Study:
         configs=configs,
         benchmark=str(evaluation.get("benchmark", "synthroad-ood")),
         splits=splits,
+        root=None if evaluation.get("root") is None else str(evaluation["root"]),
         compare=_comparisons(raw.get("compare"), configs),
     )
 

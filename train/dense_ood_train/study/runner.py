@@ -99,6 +99,8 @@ class StudyRunner:
             out = folder / f"eval_{split}"
             evaluate = ["evaluate", "--model", str(folder / "last.pt"), "--output", str(out)]
             evaluate += ["--benchmark", self.study.benchmark]
+            if self.study.root is not None:
+                evaluate += ["--root", self.study.root]
             for key, value in options.items():
                 evaluate += ["--option", f"{key}={json.dumps(value)}"]
             fit.after.append(Stage(f"evaluate {config.name} seed {seed} {split}", out, evaluate))
