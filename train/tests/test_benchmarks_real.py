@@ -11,14 +11,12 @@ import pytest
 
 from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.benchmarks.base import BenchmarkError
+from dense_ood_train.data.class_sets import CAMVID
 from dense_ood_train.data.image_io import write_label, write_rgb
 
 CAMVID_HW = (36, 48)  # 360x480 frames, scaled down
 ROAD_HW = (72, 128)  # 720x1280 frames, scaled down
-CAMVID_CLASSES = (
-    "sky", "building", "pole", "road", "pavement", "tree",
-    "sign_symbol", "fence", "car", "pedestrian", "bicyclist",
-)  # fmt: skip
+CAMVID_CLASSES = CAMVID.names
 
 
 def _image(seed: int, hw: tuple[int, int]) -> np.ndarray:
@@ -211,3 +209,12 @@ def test_evaluate_camvid_ood_with_an_11_class_model(tmp_path: Path) -> None:
     assert jsd["num_negative"] == 2 * int((label <= 10).sum())
     assert list(report["class_iou"]) == list(CAMVID_CLASSES)
     assert 0.0 <= report["miou"] <= 1.0 and report["gt_classes"] == 4  # sky, road, car, bicyclist
+
+    # a model of 11 other classes is scored for anomalies, but gets no meaningless mIoU
+    other = make_contract([f"c{i}" for i in range(11)], palette, (32, 64), score="jsd")
+    other_model = export_contract_model(segmenter, tmp_path / "other11.onnx", other)
+    args[2] = str(other_model)
+    assert cli_main([*args, "--output", str(tmp_path / "other"), "--samples", "0"]) == 0
+    report = json.loads((tmp_path / "other" / "metrics.json").read_text())
+    assert report["miou"] is None and "other classes" in report["miou_note"]
+    assert report["scores"]["jsd"]["num_positive"] == 2 * int((label == 12).sum())

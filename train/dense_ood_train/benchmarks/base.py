@@ -14,6 +14,7 @@ import numpy as np
 
 from dense_ood_ros.metrics import check_anomaly_labels
 from dense_ood_train.data.image_io import DatasetError, read_label, read_rgb
+from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES
 
 VOID = 255
 TRACKS = ("anomaly", "obstacle")
@@ -40,6 +41,9 @@ class Benchmark:
 
     name: str = ""
     track: str | None = None
+    #: what the ids of `BenchmarkFrame.semantic` mean: mIoU is computed only for a model with
+    #: these class names (Cityscapes trainIds unless a reader says otherwise)
+    semantic_classes: tuple[str, ...] | None = CITYSCAPES_CLASS_NAMES
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -73,6 +77,7 @@ class FileBenchmark(Benchmark):
         anomaly_map: Callable[[np.ndarray], np.ndarray] | None = None,
         semantic_map: Callable[[np.ndarray], np.ndarray] | None = None,
         track: str | None = None,
+        semantic_classes: tuple[str, ...] | None = CITYSCAPES_CLASS_NAMES,
     ) -> None:
         if not items:
             raise FileNotFoundError(f"{name}: no frames found")
@@ -83,6 +88,7 @@ class FileBenchmark(Benchmark):
         self.anomaly_map = anomaly_map
         self.semantic_map = semantic_map
         self.track = track
+        self.semantic_classes = semantic_classes
 
     def __len__(self) -> int:
         return len(self.items)

@@ -34,6 +34,7 @@ from dense_ood_train.benchmarks.base import (
     lut_map,
     require_dir,
 )
+from dense_ood_train.data.class_sets import CAMVID
 
 NUM_CLASSES = 11
 ANOMALY_ID = 12
@@ -112,4 +113,5 @@ def open_camvid_ood(root: str | Path) -> FileBenchmark:
         items,
         anomaly_map=lut_map(anomaly_lut()),
         semantic_map=lut_map(semantic_lut()),
+        semantic_classes=CAMVID.names,
     )

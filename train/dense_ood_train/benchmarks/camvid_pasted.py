@@ -147,6 +147,7 @@ class CamVidPasted(Benchmark):
     """CamVid frames of `split` (and `part`) with procedural anomalies, made on access."""
 
     track = None  # pixel metrics: SMIYC's component size limits are set for 1280x720+ frames
+    semantic_classes = CAMVID.names
 
     def __init__(
         self,

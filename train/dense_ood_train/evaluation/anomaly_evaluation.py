@@ -77,12 +77,18 @@ def _collect(
     scores: Sequence[str],
     scored: ScoredFrames,
     samples: int,
+    classes: tuple[str, ...] | None = None,
 ) -> _Collected:
     from tqdm import tqdm
 
     contract = pipeline.contract
     num_classes = contract.num_classes
     collected = _Collected()
+    if classes is not None and tuple(classes) != tuple(contract.class_names):
+        collected.miou_note = (
+            f"skipped: the benchmark's semantic labels are other classes ({', '.join(classes[:3])}"
+            f", ...) than the model's ({', '.join(contract.class_names[:3])}, ...)"
+        )
     for frame in tqdm(frames, total=total, desc="evaluate", unit="frame"):
         result = pipeline.process(frame.image, color=False, overlay=False, extra_scores=True)
         maps = {contract.score: result.score, **result.extra_scores}
@@ -155,7 +161,8 @@ def evaluate(
     frames = itertools.islice(iter(bench), total)
     with tempfile.TemporaryDirectory(prefix="pixels_", dir=spill_dir) as spill:
         scored = ScoredFrames(Path(spill), chosen, track)
-        collected = _collect(pipeline, frames, total, chosen, scored, samples)
+        classes = getattr(bench, "semantic_classes", None)
+        collected = _collect(pipeline, frames, total, chosen, scored, samples, classes)
         per_score = scored.metrics(curve_points=CURVE_POINTS)
     report: dict[str, Any] = {
         "benchmark": benchmark,
