@@ -21,6 +21,11 @@ setup(
         (f"share/{PACKAGE}/models", glob("models/*.onnx")),
         (f"share/{PACKAGE}/data/samples", glob("data/samples/*.*")),
         (f"share/{PACKAGE}/data/samples/labels", glob("data/samples/labels/*.png")),
+        (f"share/{PACKAGE}/data/samples/synthroad", glob("data/samples/synthroad/*.jpg")),
+        (
+            f"share/{PACKAGE}/data/samples/synthroad/labels",
+            glob("data/samples/synthroad/labels/*.png"),
+        ),
     ],
     python_requires=">=3.10",
     install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml", "tqdm"],

@@ -26,7 +26,7 @@ INT8_NAME = "synthroad_nflowjs_int8.onnx"
 
 
 def _samples() -> list[Path]:
-    return sorted((MODELS.parent / "data" / "samples").glob("*.jpg"))
+    return sorted((MODELS.parent / "data" / "samples" / "synthroad").glob("*.jpg"))
 
 
 def _sample_input(path: Path, hw: tuple[int, int] = (128, 256)) -> np.ndarray:
