@@ -211,6 +211,15 @@ def test_metrics_equal_pixel_metrics_on_the_pipeline_outputs(
     assert sorted(p.name for p in (report / "overlays").iterdir())
     assert "| AP | FPR95 |" in (report / "report.md").read_text()
     assert result["replay_frames_per_s"] > 0 and result["engine_only_frames_per_s"] > 0
+    # the model's own class names and colours, with what share of the pixels each got
+    contract = pipeline.contract
+    classes = result["classes"]
+    assert [c["name"] for c in classes] == list(contract.class_names)
+    assert [c["color"] for c in classes] == contract.palette.tolist()
+    predicted = np.concatenate([pipeline.process(frame(i)).semantic.ravel() for i in range(4)])
+    share = np.bincount(predicted, minlength=contract.num_classes) / predicted.size
+    assert [c["predicted_share"] for c in classes] == pytest.approx(share.tolist())
+    assert f"| 0 | {contract.class_names[0]} | #" in (report / "report.md").read_text()
 
 
 def test_compressed_two_cameras_and_labels_out_of_step(tiny_model: Path, tmp_path: Path) -> None:

@@ -60,8 +60,25 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         "engine_only_frames_per_s": result.engine_frames_per_s,
         "replay_over_engine_throughput": ratio,
         "stages_ms": {k: _percentiles(v) for k, v in result.stages_ms.items() if v},
+        "classes": class_table(result),
         "metrics": metrics,
     })  # fmt: skip
+
+
+def class_table(result: ReplayResult) -> list[dict[str, Any]]:
+    """The model's classes (id, name, colour as in semantic_color) and each one's share of the
+    predicted pixels over the replay."""
+    pixels = result.class_pixels if result.class_pixels is not None else np.zeros(0)
+    total = int(pixels.sum())
+    return [
+        {
+            "id": index,
+            "name": name,
+            "color": list(result.palette[index]),
+            "predicted_share": float(pixels[index]) / total if total else None,
+        }
+        for index, name in enumerate(result.class_names)
+    ]
 
 
 def _pct(value: float | None) -> str:
@@ -94,6 +111,17 @@ def markdown(report: dict) -> str:
             s = stages[name]
             lines.append(f"| {name} | {s['mean']:.2f} | {s['p50']:.2f} | {s['p95']:.2f} | "
                          f"{s['max']:.2f} |")  # fmt: skip
+    if report.get("classes"):
+        lines += [
+            "",
+            "| id | class | colour (semantic_color) | predicted pixels % |",
+            "|---|---|---|---|",
+        ]
+        for c in report["classes"]:
+            hex_colour = "#{:02x}{:02x}{:02x}".format(*c["color"])
+            lines.append(
+                f"| {c['id']} | {c['name']} | {hex_colour} | {_pct(c['predicted_share'])} |"
+            )
     for name, m in report["metrics"].items():
         c = m.get("components", {})
         lines += [

@@ -180,6 +180,9 @@ class ReplayResult:
     engine_only_ms: list[float] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)  # score name -> metrics
     score_name: str = ""
+    class_names: tuple[str, ...] = ()
+    palette: list[list[int]] = field(default_factory=list)  # [r, g, b] per class
+    class_pixels: np.ndarray | None = None  # predicted pixels per class, all frames
     samples: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
     error: str | None = None  # a mid-bag error: what came before it is kept
 
@@ -238,7 +241,13 @@ class ReplaySession:
         self.pipeline = pipeline
         self.options = options
         self.progress = progress
-        self.result = ReplayResult(score_name=pipeline.contract.score)
+        contract = pipeline.contract
+        self.result = ReplayResult(
+            score_name=contract.score,
+            class_names=tuple(contract.class_names),
+            palette=contract.palette.tolist(),
+            class_pixels=np.zeros(contract.num_classes, dtype=np.int64),
+        )
         self._engine_inputs: list[np.ndarray] = []
 
     def check(self) -> None:
@@ -341,6 +350,9 @@ class ReplaySession:
         result = self.result
         result.processed += 1
         result.per_camera[frame.camera] += 1
+        if result.class_pixels is not None:
+            counts = np.bincount(processed.semantic.ravel(), minlength=result.class_pixels.size)
+            result.class_pixels += counts[: result.class_pixels.size]
         for stage, ms in {**processed.timings_ms, **laps}.items():
             result.stages_ms.setdefault(stage, []).append(ms)
         if len(self._engine_inputs) < ENGINE_SAMPLE_FRAMES:
