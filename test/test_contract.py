@@ -13,7 +13,9 @@ from dense_ood_ros.model.contract import (
     KEY_INPUT_HW,
     KEY_PALETTE,
     KEY_THRESHOLD,
+    KEY_THRESHOLD_RULE,
     ContractError,
+    ModelContract,
     plan_metadata_path,
     read_contract,
 )
@@ -108,6 +110,20 @@ def test_missing_and_bad_keys(tiny_model: Path, tmp_path: Path) -> None:
     assert "finite" in _one_line_error(path)
     path = _with_metadata(tiny_model, tmp_path / "c.onnx", {KEY_INPUT_HW: "[0, 96]"})
     assert KEY_INPUT_HW in _one_line_error(path)
+
+
+def test_threshold_rule_is_optional_and_round_trips(tiny_model: Path, tmp_path: Path) -> None:
+    assert read_contract(tiny_model).threshold_rule == "unspecified"
+    rule = "fpr<=0.05 on inlier pixels of synthroad-ood (split=val)"
+    path = _with_metadata(tiny_model, tmp_path / "rule.onnx", {KEY_THRESHOLD_RULE: rule})
+    assert read_contract(path).threshold_rule == rule
+    path = _with_metadata(tiny_model, tmp_path / "old.onnx", {KEY_THRESHOLD_RULE: None})
+    assert read_contract(path).threshold_rule == "unspecified"  # models exported before the key
+    meta = read_contract(path).to_metadata()
+    assert (
+        ModelContract.from_metadata({**meta, KEY_THRESHOLD_RULE: "best-f1\n on x"}).threshold_rule
+        == "best-f1 on x"
+    )
 
 
 def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from dense_ood_ros.metrics import (
+    FPR_LEVELS,
     SIOU_THRESHOLDS,
     class_iou,
     component_metrics,
     confusion_matrix,
+    fpr_level_key,
     frame_components,
     miou,
     miou_over_gt_classes,
@@ -124,6 +126,62 @@ def test_undefined_metrics_are_nan_and_bad_input_is_refused() -> None:
         pixel_metrics([np.zeros((2, 2))], [np.zeros((2, 3), np.uint8)])
     with pytest.raises(ValueError, match="NaN"):
         pixel_metrics(np.array([np.nan, 0.5]), np.array([1, 0], np.uint8))
+
+
+def _up(value: float, dtype: type = np.float32) -> float:
+    """The next value of `dtype` above `value`."""
+    return float(np.nextafter(dtype(value), dtype(np.inf)))
+
+
+def test_thresholds_at_fpr_by_hand_with_a_tie_block_across_the_level() -> None:
+    # 100 inliers: 2 at 0.9, a block of 6 tied at 0.6 (ranks 3-8), 92 at 0.1; 4 anomalies.
+    inliers = [0.9] * 2 + [0.6] * 6 + [0.1] * 92
+    scores = np.array([*inliers, 0.95, 0.7, 0.6, 0.2], np.float32)
+    labels = np.array([0] * 100 + [1] * 4, np.uint8)
+    result = pixel_metrics(scores, labels)
+    assert list(result["thresholds_at_fpr"]) == [fpr_level_key(a) for a in FPR_LEVELS]
+    assert list(result["thresholds_at_fpr"])[4] == "0.05"
+    expected = {  # level: (threshold, FPR, TPR)
+        "0.001": (_up(0.9), 0.0, 0.25),
+        "0.005": (_up(0.9), 0.0, 0.25),
+        "0.01": (_up(0.9), 0.0, 0.25),  # one FP allowed, but 0.9 is a block of two
+        "0.02": (_up(0.6), 0.02, 0.5),
+        "0.05": (_up(0.6), 0.02, 0.5),  # the 0.6 block would take the FPR from 2% to 8%
+        "0.1": (_up(0.1), 0.08, 1.0),
+        "0.2": (_up(0.1), 0.08, 1.0),
+    }
+    for key, (threshold, fpr, tpr) in expected.items():
+        assert result["thresholds_at_fpr"][key] == threshold, key
+        assert result["rates_at_fpr"][key] == {"fpr": fpr, "tpr": tpr}, key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_thresholds_at_fpr_are_the_smallest_within_the_level(seed: int, dtype: type) -> None:
+    rng = np.random.default_rng(seed)
+    scores, labels = _random_case(rng, 3000, ties=True)
+    scores = (scores * 4).astype(dtype)  # heavy ties; integers pool as float64
+    result = pixel_metrics(scores, labels)
+    valid = labels != 255
+    neg, pos = scores[valid & (labels == 0)], scores[valid & (labels == 1)]
+    pooled = np.float32 if dtype is np.float32 else np.float64
+    for level in FPR_LEVELS:
+        t = result["thresholds_at_fpr"][fpr_level_key(level)]
+        assert pooled(t) == t  # a value of the scores' dtype
+        fpr = np.count_nonzero(neg >= t) / neg.size
+        assert fpr <= level
+        below = np.nextafter(pooled(t), pooled(-np.inf))
+        assert np.count_nonzero(neg >= below) / neg.size > level  # one step lower exceeds it
+        rates = result["rates_at_fpr"][fpr_level_key(level)]
+        assert rates == {"fpr": fpr, "tpr": np.count_nonzero(pos >= t) / pos.size}
+
+
+def test_thresholds_at_fpr_need_inliers() -> None:
+    no_inlier = pixel_metrics(np.array([0.1, 0.5]), np.array([1, 1], np.uint8))
+    assert all(np.isnan(t) for t in no_inlier["thresholds_at_fpr"].values())
+    one_inlier = pixel_metrics(np.array([0.1, 0.5]), np.array([0, 1], np.uint8))
+    assert one_inlier["thresholds_at_fpr"]["0.2"] == _up(0.1, np.float64)
+    assert one_inlier["rates_at_fpr"]["0.2"] == {"fpr": 0.0, "tpr": 1.0}
 
 
 def test_curves_are_exact_points_of_the_full_curves() -> None:

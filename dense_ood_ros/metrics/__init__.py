@@ -2,7 +2,8 @@
 
 numpy (and OpenCV for connected components) only: the vehicle runtime's replay and the training
 package's evaluation both call these.
-- `pixel`: exact pixel AP / FPR95 / AUROC / best F1 over a pooled dataset;
+- `pixel`: exact pixel AP / FPR95 / AUROC / best F1 over a pooled dataset, and the
+  thresholds at fixed inlier FPR levels;
 - `components`: the SMIYC component metrics (sIoU, PPV, mean F1);
 - `segmentation`: confusion matrix, per-class IoU, mIoU;
 - `frames`: the per-frame inputs and the 0 / 1 / 255 anomaly label check;
@@ -18,7 +19,7 @@ from dense_ood_ros.metrics.components import (
     frame_components,
 )
 from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels
-from dense_ood_ros.metrics.pixel import TPR_LEVEL, pixel_metrics
+from dense_ood_ros.metrics.pixel import FPR_LEVELS, TPR_LEVEL, fpr_level_key, pixel_metrics
 from dense_ood_ros.metrics.segmentation import (
     class_iou,
     confusion_matrix,
@@ -28,6 +29,7 @@ from dense_ood_ros.metrics.segmentation import (
 )
 
 __all__ = [
+    "FPR_LEVELS",
     "SIOU_THRESHOLDS",
     "TPR_LEVEL",
     "TRACK_SIZES",
@@ -36,6 +38,7 @@ __all__ = [
     "class_iou",
     "component_metrics",
     "confusion_matrix",
+    "fpr_level_key",
     "frame_components",
     "iou_from_confusion",
     "miou",

@@ -1,4 +1,5 @@
-"""Exact pixel-level anomaly metrics: AP, FPR95, AUROC and best F1, pooled over a dataset.
+"""Exact pixel-level anomaly metrics: AP, FPR95, AUROC, best F1 and the thresholds at fixed
+FPR levels, pooled over a dataset.
 
 Pixel metrics are exact (no binning; the official SMIYC code bins each frame into 768
 percentiles, so its AP can sit up to about a point above these values). They pool every
@@ -16,6 +17,9 @@ from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels, pa
 
 #: The TPR at which FPR95 is read.
 TPR_LEVEL = 0.95
+
+#: The inlier FPR levels of `thresholds_at_fpr` (keys: `fpr_level_key`, e.g. "0.05").
+FPR_LEVELS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 _CHUNK = 1 << 22  # positives processed per step: bounds the temporaries to a few 10s of MB
 
@@ -108,6 +112,33 @@ def _fpr_at_tpr(pooled: _Pooled, level: float = TPR_LEVEL) -> tuple[float, float
     return float(fp[0]) / pooled.neg.size, float(threshold)
 
 
+def fpr_level_key(level: float) -> str:
+    """The key of an FPR level in `thresholds_at_fpr` and `rates_at_fpr`: 0.05 -> "0.05"."""
+    return repr(float(level))
+
+
+def _threshold_at_fpr(pooled: _Pooled, level: float) -> tuple[float, float, float]:
+    """(threshold, achieved FPR, TPR): the smallest t of the scores' dtype whose `score >= t`
+    has an inlier FPR <= `level` (needs inliers).
+
+    With m the largest count of false positives allowed (m / N <= level, N inliers) and v the
+    (m+1)-th highest inlier score, `score >= t` has FPR <= level exactly when t > v, whatever
+    ties v has: t is the next representable value above v, and t one step lower (v) exceeds.
+    """
+    neg = pooled.neg
+    num_neg = neg.size
+    allowed = max(0, min(int(np.floor(level * num_neg)), num_neg - 1))
+    while allowed + 1 < num_neg and (allowed + 1) / num_neg <= level:
+        allowed += 1  # the same float comparison as a direct check of FP / N <= level
+    while allowed > 0 and allowed / num_neg > level:
+        allowed -= 1
+    above = neg[num_neg - 1 - allowed]
+    threshold = np.nextafter(above, np.inf, dtype=neg.dtype)
+    tp, fp = pooled.counts_at(np.asarray([threshold], dtype=neg.dtype))
+    tpr = float(tp[0]) / pooled.pos.size if pooled.pos.size else float("nan")
+    return float(threshold), float(fp[0]) / num_neg, tpr
+
+
 def _curves(pooled: _Pooled, points: int) -> dict[str, list[float]]:
     """Exact points of the PR and ROC curves at about `points` thresholds (for plots).
 
@@ -139,19 +170,30 @@ def pixel_metrics(
     *,
     curve_points: int = 0,
 ) -> dict:
-    """Exact pixel-level AP, FPR95, AUROC and best F1, pooled over all non-void pixels.
+    """Exact pixel-level AP, FPR95, AUROC, best F1 and thresholds at fixed inlier FPRs, pooled
+    over all non-void pixels.
 
     `scores` and `labels` are one array or matching per-frame lists (higher score = more
     anomalous; labels 0 / 1 / `ignore_index`). AP is sklearn's average_precision_score (step
     sum), FPR95 the FPR at the first threshold from high to low where TPR >= 0.95, AUROC the
     trapezoid over distinct thresholds (ties count half). `best_f1_threshold` is the score t
     whose binarisation `score >= t` has the best F1 (SMIYC then binarises with `>`).
+    `thresholds_at_fpr` maps each of FPR_LEVELS (key "0.05", ...) to the smallest t (in the
+    scores' dtype) whose `score >= t` flags at most that fraction of the inlier (label 0)
+    pixels: t is just above the inlier score block that would cross the level, so ties never
+    push the FPR over it. `rates_at_fpr` holds the FPR and TPR achieved there.
     With `curve_points` > 0 the result also holds "curves" (PR and ROC points) for plotting.
     Undefined metrics (no anomaly or no inlier pixel) are NaN.
     """
     pooled = _Pooled.from_frames(scores, labels, ignore_index)
     num_pos, num_neg = pooled.pos.size, pooled.neg.size
     nan = float("nan")
+    thresholds_at_fpr: dict[str, float] = {}
+    rates_at_fpr: dict[str, dict[str, float]] = {}
+    for level in FPR_LEVELS:
+        threshold, fpr, tpr = _threshold_at_fpr(pooled, level) if num_neg else (nan, nan, nan)
+        thresholds_at_fpr[fpr_level_key(level)] = threshold
+        rates_at_fpr[fpr_level_key(level)] = {"fpr": fpr, "tpr": tpr}
     result = {
         "ap": nan,
         "fpr95": nan,
@@ -159,6 +201,8 @@ def pixel_metrics(
         "best_f1": nan,
         "best_f1_threshold": nan,
         "fpr95_threshold": nan,
+        "thresholds_at_fpr": thresholds_at_fpr,
+        "rates_at_fpr": rates_at_fpr,
         "num_positive": num_pos,
         "num_negative": num_neg,
         "num_void": pooled.num_void,

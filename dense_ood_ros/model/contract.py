@@ -28,6 +28,10 @@ KEY_CLASS_NAMES = "dense_ood.class_names"
 KEY_PALETTE = "dense_ood.palette"
 KEY_SCORE = "dense_ood.score"
 KEY_THRESHOLD = "dense_ood.threshold"
+#: Optional: how the threshold was chosen, for people (e.g. "fpr<=0.05 on inlier pixels of ...").
+KEY_THRESHOLD_RULE = "dense_ood.threshold_rule"
+#: The threshold rule of a model whose metadata does not say (models exported before the key).
+UNSPECIFIED_RULE = "unspecified"
 KEY_INPUT_HW = "dense_ood.input_hw"
 KEY_EXTRA_SCORES = "dense_ood.extra_scores"
 #: Optional provenance (JSON): negatives mode, seed, steps, config digest, source commit.
@@ -57,6 +61,7 @@ class ModelContract:
     threshold: float
     input_hw: tuple[int, int]
     extra_scores: tuple[str, ...] = ()
+    threshold_rule: str = UNSPECIFIED_RULE
 
     @property
     def num_classes(self) -> int:
@@ -72,6 +77,7 @@ class ModelContract:
             KEY_THRESHOLD: repr(float(self.threshold)),
             KEY_INPUT_HW: json.dumps(list(self.input_hw)),
             KEY_EXTRA_SCORES: json.dumps(list(self.extra_scores)),
+            KEY_THRESHOLD_RULE: self.threshold_rule,
         }
 
     @classmethod
@@ -91,6 +97,7 @@ class ModelContract:
             threshold = float(meta[KEY_THRESHOLD])
             input_hw = tuple(int(v) for v in json.loads(meta[KEY_INPUT_HW]))
             extra_scores = tuple(json.loads(meta.get(KEY_EXTRA_SCORES, "[]")))
+            threshold_rule = " ".join(meta.get(KEY_THRESHOLD_RULE, "").split()) or UNSPECIFIED_RULE
         except KeyError as exc:
             raise ContractError(f"{source}: metadata key {exc.args[0]!r} is missing") from exc
         except (ValueError, TypeError) as exc:
@@ -112,6 +119,7 @@ class ModelContract:
             threshold=threshold,
             input_hw=(input_hw[0], input_hw[1]),
             extra_scores=extra_scores,
+            threshold_rule=threshold_rule,
         )
 
 

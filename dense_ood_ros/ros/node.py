@@ -216,12 +216,17 @@ class DenseOodNode(Node):
         self._worker.start()
 
         contract = self.pipeline.contract
+        rule = (
+            f"model's: {contract.threshold_rule}"
+            if config.anomaly_threshold is None
+            else "anomaly_threshold parameter"
+        )
         self.get_logger().info(
             f"serving {len(self._cameras)} camera(s) {list(config.image_topics)}"
             f"{' (compressed)' if config.compressed else ''} with {config.model_path} "
             f"[{engine.backend_name} {engine.precision}, {contract.num_classes} classes, input "
             f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
-            f"threshold {self.pipeline.threshold:g}, qos {config.qos}, outputs at the "
+            f"threshold {self.pipeline.threshold:g} ({rule}), qos {config.qos}, outputs at the "
             f"{config.output_size} size]"
         )
 

@@ -88,7 +88,7 @@ def _finish_objects(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator)
     """Texture, exposure, blur and noise on the drawn objects, in place."""
     if not mask.any():
         return
-    obj = rgb.astype(np.float32)
+    obj: np.ndarray = rgb.astype(np.float32)
     grain = cv2.GaussianBlur(rng.normal(0, 1, mask.shape).astype(np.float32), (0, 0), 1.2)
     obj *= (1.0 + 0.08 * grain)[..., None]
     exposure = np.sqrt(max(rgb[~mask].mean(), 1.0) / max(rgb[mask].mean(), 1.0))

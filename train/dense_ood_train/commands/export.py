@@ -13,9 +13,13 @@ import sys
 from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.metrics.pixel import FPR_LEVELS
 from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_ros.tools.outputs import OutputExistsError, check_output_file
 from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
+
+#: The threshold of an export given neither --threshold nor --threshold-from.
+DEFAULT_THRESHOLD = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     threshold.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
-        help="default anomaly threshold stored in the metadata (choose it on validation data)",
+        default=None,
+        help="default anomaly threshold stored in the metadata, its rule recorded as 'manual' "
+        f"(default {DEFAULT_THRESHOLD}, not calibrated: prefer --threshold-from)",
     )
     threshold.add_argument(
         "--threshold-from",
@@ -50,7 +55,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="METRICS_JSON",
         help="take the threshold from an `evaluate` report on validation data: the best-F1 "
-        "threshold of --score in its metrics.json",
+        "threshold of --score in its metrics.json, or with --threshold-at-fpr the threshold at "
+        "that inlier FPR; the rule and the report's benchmark are recorded in the metadata",
+    )
+    parser.add_argument(
+        "--threshold-at-fpr",
+        type=float,
+        default=None,
+        metavar="LEVEL",
+        help="with --threshold-from: the smallest threshold of --score at which at most LEVEL of "
+        "the report's inlier pixels score at or above it (FPR <= LEVEL), e.g. 0.05; one of the "
+        f"levels in the report ({', '.join(map(str, FPR_LEVELS))})",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
@@ -69,12 +84,20 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.output.suffix != ".onnx":
         return _fail(f"--output must end in .onnx, got {args.output.name}")
+    if args.threshold_at_fpr is not None and args.threshold_from is None:
+        return _fail("--threshold-at-fpr needs --threshold-from METRICS_JSON (a validation report)")
     if args.threshold_from is not None:
         try:
-            args.threshold = threshold_from_report(args.threshold_from, args.score)
+            threshold, rule = threshold_from_report(
+                args.threshold_from, args.score, args.threshold_at_fpr
+            )
         except DenseOodError as exc:
             return _fail(str(exc))
-    if not math.isfinite(args.threshold):
+    elif args.threshold is not None:
+        threshold, rule = args.threshold, "manual"
+    else:
+        threshold, rule = DEFAULT_THRESHOLD, "default, not calibrated"
+    if not math.isfinite(threshold):
         return _fail("--threshold must be a finite number")
     try:
         path, (height, width) = export_checkpoint(
@@ -82,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             args.output,
             score=args.score,
             extra_scores=args.extra_scores,
-            threshold=args.threshold,
+            threshold=threshold,
+            threshold_rule=rule,
             height=args.height,
             width=args.width,
             fp16=args.fp16,
@@ -92,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
     size_mb = path.stat().st_size / 1e6
     print(
         f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score}, "
-        f"threshold {args.threshold:.6g})"
+        f"threshold {threshold:.6g}: {rule})"
     )
     return 0

@@ -42,7 +42,7 @@ class ClassSet:
 
 
 CITYSCAPES = ClassSet(
-    CITYSCAPES_CLASS_NAMES, tuple(tuple(int(c) for c in row) for row in CITYSCAPES_PALETTE)
+    CITYSCAPES_CLASS_NAMES, tuple((int(r), int(g), int(b)) for r, g, b in CITYSCAPES_PALETTE)
 )
 
 # The SegNet release of CamVid (11 classes; id 11 is void), with the release's colours.

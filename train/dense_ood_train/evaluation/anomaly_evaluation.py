@@ -166,6 +166,7 @@ def evaluate(
         per_score = scored.metrics(curve_points=CURVE_POINTS)
     report: dict[str, Any] = {
         "benchmark": benchmark,
+        "benchmark_options": dict(options or {}),
         "root": root,
         "frames": collected.frames,
         "anomaly_frames": collected.anomaly_frames,

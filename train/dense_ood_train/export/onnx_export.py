@@ -22,6 +22,7 @@ from dense_ood_ros.model.contract import (
     KNOWN_SCORES,
     SCORE_OUTPUT,
     SEMANTIC_OUTPUT,
+    UNSPECIFIED_RULE,
     ModelContract,
     write_onnx_metadata,
 )
@@ -141,8 +142,10 @@ def make_contract(
     score: str = "jsd",
     threshold: float = 0.5,
     extra_scores: bool | Sequence[str] = False,
+    threshold_rule: str = UNSPECIFIED_RULE,
 ) -> ModelContract:
-    """Build the metadata; `extra_scores=True` adds every known score other than `score`."""
+    """Build the metadata; `extra_scores=True` adds every known score other than `score`;
+    `threshold_rule` says how `threshold` was chosen (dense_ood.threshold_rule)."""
     if extra_scores is True:
         extras = tuple(name for name in KNOWN_SCORES if name != score)
     else:
@@ -154,4 +157,5 @@ def make_contract(
         threshold=float(threshold),
         input_hw=(int(input_hw[0]), int(input_hw[1])),
         extra_scores=extras,
+        threshold_rule=threshold_rule,
     )

@@ -22,6 +22,8 @@ from dense_ood_train.study.plan import DONE_MARKER, Comparison, Study
 
 METRICS = ("ap", "fpr95", "auroc")
 HIGHER_IS_BETTER = {"ap": True, "fpr95": False, "auroc": True}
+#: The inlier FPR of the threshold in the export hint (a planner's known false-alarm rate).
+HINT_FPR = 0.05
 
 
 @dataclass
@@ -233,8 +235,9 @@ def chosen_lines(study: Study, rows: list[Row], output: Path) -> list[str]:
         val, test = mine.get("val"), mine.get("test")
         run = output / "runs" / config / f"seed{seed}"
         command = (
-            f"`dense-ood-train export {run}/last.pt --extra-scores "
-            f"--threshold-from {run}/eval_val/metrics.json --output MODEL.onnx`"
+            f"`dense-ood-train export {run}/last.pt --score {score} --extra-scores "
+            f"--threshold-from {run}/eval_val/metrics.json --threshold-at-fpr {HINT_FPR} "
+            "--output MODEL.onnx`"
         )
         lines.append(
             f"| {config} | {score} | {seed} | {mean_spread([val.ap] if val else [])} | "
