@@ -62,11 +62,14 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The segmenter: timm backbone + ladder decoder."""
+    """The segmenter: timm backbone + ladder decoder, or ESPNetv2 (backbone espnetv2_s<scale>)."""
 
     backbone: str = "resnet18"
     pretrained: bool = False  # ImageNet weights through timm (needs them cached or a download)
     pretrained_file: str | None = None  # local weights file for the backbone
+    # ESPNetv2 from a Cityscapes checkpoint: for each class, the checkpoint's classifier channel
+    # it starts from (-1: fresh); null = a fresh classifier
+    classifier_init: tuple[int, ...] | None = None
     decoder_width: int = 128
     spp: bool = True
     num_classes: int = 19

@@ -36,7 +36,7 @@ from dense_ood_train.method.losses import LossTerms
 from dense_ood_train.method.synthesis import crop_boxes, random_boxes, sample_patch_hw
 from dense_ood_train.models import (
     Glow,
-    LadderSegmenter,
+    Segmenter,
     build_flow,
     build_segmenter,
     flow_architecture,
@@ -108,9 +108,7 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return 1.0
 
 
-def build_segmenter_optimizer(
-    segmenter: LadderSegmenter, config: TrainConfig
-) -> torch.optim.Optimizer:
+def build_segmenter_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW or SGD with two groups: backbone (lr * backbone_lr_mult) and decoder (lr)."""
     optim = config.optim
     backbone, head = segmenter.parameter_groups()
@@ -226,7 +224,7 @@ class Trainer:
             self._prepare_flow(flow)
         if self.dist.world_size > 1 and config.runtime.sync_bn and self.device.type == "cuda":
             synced = nn.SyncBatchNorm.convert_sync_batchnorm(self.model.segmenter)
-            self.model.segmenter = cast(LadderSegmenter, synced)  # the same module, BN swapped
+            self.model.segmenter = cast(Segmenter, synced)  # the same module, BN swapped
         self.opt_seg = build_segmenter_optimizer(self.model.segmenter, config)
         self.opt_flow = None
         if flow is not None and self.model.flow_frozen and not self.warmup_steps:

@@ -26,9 +26,9 @@ from dense_ood_train.method.synthesis import (
     real_negative_patches,
     sample_patch_hw,
 )
+from dense_ood_train.models import Segmenter
 from dense_ood_train.models.flow import Glow
 from dense_ood_train.models.normalization import Normalize
-from dense_ood_train.models.segmenter import LadderSegmenter
 
 #: negatives.mode values that paste flow samples, and those that paste objects from a source.
 FLOW_MODES = ("flow", "flow+real")
@@ -60,7 +60,7 @@ class JointModel(nn.Module):
 
     def __init__(
         self,
-        segmenter: LadderSegmenter,
+        segmenter: Segmenter,
         flow: Glow | None,
         config: TrainConfig,
         negative_source: NegativeSource | None = None,
