@@ -36,6 +36,8 @@ KEY_INPUT_HW = "dense_ood.input_hw"
 KEY_EXTRA_SCORES = "dense_ood.extra_scores"
 #: Optional provenance (JSON): negatives mode, seed, steps, config digest, source commit.
 KEY_TRAINING = "dense_ood.training"
+#: Optional: what the model may be used for (the licences of its training data and weights).
+KEY_LICENCE = "dense_ood.licence"
 #: Optional numeric precision of the network: fp32 (when absent), fp16 or int8 (Q/DQ).
 KEY_PRECISION = "dense_ood.precision"
 PRECISIONS = ("fp32", "fp16", "int8")

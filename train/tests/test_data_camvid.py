@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from dense_ood_ros.model.contract import read_contract
+from dense_ood_ros.model.contract import KEY_LICENCE, read_contract, read_onnx_metadata
 from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.cli import main as cli_main
 from dense_ood_train.config import TrainConfigError, config_from_dict
@@ -153,3 +153,5 @@ def test_camvid_names_and_colours_reach_the_exported_model(tmp_path: Path) -> No
     assert contract.class_names == CAMVID.names
     assert contract.palette.tolist() == [list(c) for c in CAMVID.palette]
     assert contract.input_hw == (32, 64)
+    licence = read_onnx_metadata(model)[KEY_LICENCE]
+    assert "CC BY-NC 4.0" in licence and "non-commercial" in licence

@@ -8,7 +8,12 @@ from pathlib import Path
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import UNSPECIFIED_RULE
 from dense_ood_train.config import TrainConfig
-from dense_ood_train.data.class_sets import DATASET_CLASSES, ClassSet, generic_classes
+from dense_ood_train.data.class_sets import (
+    DATASET_CLASSES,
+    DATASET_LICENCES,
+    ClassSet,
+    generic_classes,
+)
 
 
 class ExportError(DenseOodError, ValueError):
@@ -105,6 +110,17 @@ def report_source(report: dict) -> str:
     return f"{benchmark} ({', '.join(f'{k}={v}' for k, v in options.items())})"
 
 
+def model_licence(config: TrainConfig) -> str:
+    """What an exported model may be used for: its dataset's terms, plus its initial weights'."""
+    parts = [DATASET_LICENCES.get(config.data.dataset, "")]
+    if config.model.backbone.startswith("espnetv2_s") and config.model.pretrained_file:
+        parts.append(
+            "initialised from EdgeNets' ESPNetv2 Cityscapes weights (MIT, Sachin Mehta; "
+            "trained on Cityscapes, whose terms are non-commercial)"
+        )
+    return "; ".join(p for p in parts if p)
+
+
 def export_checkpoint(
     checkpoint: Path,
     output: Path,
@@ -123,7 +139,7 @@ def export_checkpoint(
     """
     import json
 
-    from dense_ood_ros.model.contract import KEY_TRAINING
+    from dense_ood_ros.model.contract import KEY_LICENCE, KEY_TRAINING
     from dense_ood_train.export.onnx_export import export_contract_model, make_contract
     from dense_ood_train.loop.checkpoint import load_checkpoint
     from dense_ood_train.loop.provenance import training_record
@@ -144,6 +160,9 @@ def export_checkpoint(
         extra_scores=extra_scores,
         threshold_rule=threshold_rule,
     )
-    training = {KEY_TRAINING: json.dumps(training_record(config, extra))}
-    path = export_contract_model(segmenter, output, contract, fp16=fp16, extra_metadata=training)
+    metadata = {KEY_TRAINING: json.dumps(training_record(config, extra))}
+    licence = model_licence(config)
+    if licence:
+        metadata[KEY_LICENCE] = licence
+    path = export_contract_model(segmenter, output, contract, fp16=fp16, extra_metadata=metadata)
     return path, (height, width)
