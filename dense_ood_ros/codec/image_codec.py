@@ -188,7 +188,7 @@ def _is_truncated_jpeg(buffer: np.ndarray) -> bool:
 
 
 #: Picture files the tools take from a folder (demo frames, calibration frames).
-IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def image_files(folder: Path) -> list[Path]:

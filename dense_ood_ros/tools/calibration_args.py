@@ -15,7 +15,7 @@ def add_calibration_arguments(parser: argparse.ArgumentParser, required: bool) -
         "--calibration-dir",
         type=Path,
         metavar="DIR",
-        help="folder of camera pictures (.png/.jpg/.bmp) from the domain the model will see; "
+        help="folder of camera pictures (.png/.jpg/.bmp/.webp) from the domain the model will see; "
         "inlier scenes, not the test set",
     )
     source.add_argument(
