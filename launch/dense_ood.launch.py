@@ -1,6 +1,6 @@
 """Launch the dense_ood node (and optionally RViz with the package's display config).
 
-  ros2 launch dense_ood_ros dense_ood.launch.py model_path:=/models/synthroad_nflowjs.onnx
+  ros2 launch dense_ood_ros dense_ood.launch.py model_path:=/models/camvid_nflowjs.onnx
   ros2 launch dense_ood_ros dense_ood.launch.py model_path:=M \
       image_topics:="['/cam_front/image_raw', '/cam_rear/image_raw']" use_rviz:=true
 

@@ -9,11 +9,11 @@
 #   4. the full per-frame path at 1024x2048 camera frames, TensorRT and ONNX Runtime;
 #   5. a short report (OUT/report.md). Exit status 1 when a parity check fails.
 # Usage: scripts/gpu_check.sh   (after `make venv` and `.venv/bin/pip install '.[tensorrt]'`)
-# Environment: MODEL (default models/synthroad_nflowjs.onnx), OUT (gpu_check_out), BIN (.venv/bin).
+# Environment: MODEL (default models/camvid_nflowjs.onnx), OUT (gpu_check_out), BIN (.venv/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-MODEL=${MODEL:-models/synthroad_nflowjs.onnx}
+MODEL=${MODEL:-models/camvid_nflowjs.onnx}
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
 

@@ -26,7 +26,7 @@ def _images(folder: Path) -> Path:
 
 
 def test_defaults_point_into_the_repository() -> None:
-    assert demo.DEFAULT_MODEL == ROOT / "models" / "synthroad_nflowjs.onnx"
+    assert demo.DEFAULT_MODEL == ROOT / "models" / "camvid_nflowjs.onnx"
     assert demo.DEFAULT_IMAGES == ROOT / "data" / "samples"
 
 

@@ -77,7 +77,7 @@ def test_colcon_style_install_puts_what_launch_needs_in_share(tmp_path: Path) ->
         "launch/replay.launch.py",
         "config/dense_ood.yaml",
         "config/dense_ood.rviz",
-        "models/synthroad_nflowjs.onnx",
+        "models/camvid_nflowjs.onnx",
     ):
         assert (share / relative).is_file(), relative
     assert sorted(share.glob("data/samples/*.jpg"))

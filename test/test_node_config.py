@@ -104,7 +104,7 @@ def test_model_path_is_required_without_a_bundled_model(values: dict) -> None:
 
 @pytest.mark.parametrize("values", [{}, {"model_path": ""}])
 def test_empty_model_path_means_the_bundled_model(values: dict) -> None:
-    bundled = Path("/opt/share/dense_ood_ros/models/synthroad_nflowjs.onnx")
+    bundled = Path("/opt/share/dense_ood_ros/models/camvid_nflowjs.onnx")
     assert parse_config(values, default_model=bundled).model_path == str(bundled)
     explicit = parse_config({"model_path": "m.onnx"}, default_model=bundled)
     assert explicit.model_path == "m.onnx"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE = "dense_ood_ros"
-DEMO_MODEL_NAME = "synthroad_nflowjs.onnx"
+DEMO_MODEL_NAME = "camvid_nflowjs.onnx"
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,7 +21,7 @@ def _share_dirs() -> list[Path]:
 
 
 def demo_model_path() -> Path | None:
-    """The bundled demo model (models/synthroad_nflowjs.onnx), or None where it is not shipped."""
+    """The bundled default model (models/camvid_nflowjs.onnx), or None where it is not shipped."""
     for share in _share_dirs():
         candidate = share / "models" / DEMO_MODEL_NAME
         if candidate.is_file():

@@ -39,7 +39,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "model_path",
         "",
         "Contract-1 model: an .onnx file, or a TensorRT plan with its <plan>.json metadata. "
-        "Empty: the bundled demo model (models/synthroad_nflowjs.onnx).",
+        "Empty: the bundled model (models/camvid_nflowjs.onnx).",
     ),
     ParameterSpec(
         "backend",
