@@ -15,7 +15,6 @@ from dense_ood_train.export.checkpoint_export import ExportError, threshold_from
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-TINY_MODEL = {"backbone": "mobilenetv3_small_050", "decoder_width": 16}
 REPORT = {
     "benchmark": "synthroad-ood",
     "benchmark_options": {"split": "val", "num_frames": 200},
@@ -28,22 +27,6 @@ REPORT = {
     },
 }
 FPR_RULE = "fpr<=0.05 on inlier pixels of synthroad-ood (split=val, num_frames=200)"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A `fit`-format checkpoint of an untrained 19-class segmenter (64x128 synthroad scenes)."""
-    from dense_ood_train.config import config_from_dict
-    from dense_ood_train.loop.checkpoint import save_checkpoint
-    from dense_ood_train.models import build_segmenter
-
-    config = config_from_dict({"model": TINY_MODEL, "data": {"scene_hw": [64, 128]}})
-    torch.manual_seed(0)
-    segmenter = build_segmenter(config.model, pretrained=False)
-    path = tmp_path_factory.mktemp("ckpt") / "last.pt"
-    return save_checkpoint(
-        path, {"config": config.to_dict(), "segmenter": segmenter.state_dict(), "step": 0}
-    )
 
 
 @pytest.fixture()

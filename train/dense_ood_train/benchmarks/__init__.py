@@ -91,9 +91,9 @@ def _synthroad_ood(root, **options):
 
 
 def _camvid_pasted(root, **options):
-    from dense_ood_train.benchmarks.camvid_pasted import open_camvid_pasted
+    from dense_ood_train.benchmarks.camvid_pasted import CamVidPasted
 
-    return open_camvid_pasted(root, **options)
+    return CamVidPasted(root, **options)
 
 
 # name -> (opener, needs a root, the function whose keyword arguments are the options)
@@ -106,7 +106,7 @@ _OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
     "streethazards": (_streethazards, True, "streethazards.open_streethazards"),
     "camvid-ood": (_camvid_ood, True, "camvid_ood.open_camvid_ood"),
     "roadanomaly": (_roadanomaly, True, "roadanomaly.open_roadanomaly"),
-    "camvid-pasted": (_camvid_pasted, True, "camvid_pasted.open_camvid_pasted"),
+    "camvid-pasted": (_camvid_pasted, True, "camvid_pasted.CamVidPasted"),
     "cityscapes-val": (_cityscapes, True, "cityscapes_val.open_cityscapes"),
     "folder": (_folder, True, "folder.open_folder"),
     "synthroad-ood": (_synthroad_ood, False, "synthroad_ood.SynthRoadOOD"),

@@ -187,13 +187,3 @@ def hash_seed(split: str, index: int, variant: int) -> int:
     """A stable seed per (split, frame, variant), independent of Python's hash salt."""
     digest = hashlib.blake2b(f"{split}/{index}/{variant}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
-
-
-def open_camvid_pasted(
-    root: str | Path,
-    split: str = "val",
-    part: str = "all",
-    variants: int = 1,
-    objects: tuple[int, int] = (1, 3),
-) -> CamVidPasted:
-    return CamVidPasted(root, split, part, variants, tuple(objects))  # type: ignore[arg-type]
