@@ -15,6 +15,9 @@ from dense_ood_ros.pipeline.frame_pipeline import Pipeline
 from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.cli import main as cli_main
 
+#: the shared `checkpoint` fixture (see untrained_checkpoint.py for why it is not a conftest)
+pytest_plugins = ["untrained_checkpoint"]
+
 torch = pytest.importorskip("torch")
 
 FRAMES = ["--option", "num_frames=3", "--option", "height=64", "--option", "width=128"]

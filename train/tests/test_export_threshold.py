@@ -12,6 +12,9 @@ from dense_ood_ros.model.contract import read_contract
 from dense_ood_train.cli import main as cli_main
 from dense_ood_train.export.checkpoint_export import ExportError, threshold_from_report
 
+#: the shared `checkpoint` fixture (see untrained_checkpoint.py for why it is not a conftest)
+pytest_plugins = ["untrained_checkpoint"]
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 

@@ -1,4 +1,8 @@
-"""Fixtures shared by the training tests."""
+"""The untrained-checkpoint fixture the training tests share.
+
+Not a conftest.py: test/conftest.py is imported as `conftest` by the ROS tests, and a second
+conftest.py here would shadow it when both folders run in one session.
+"""
 
 from __future__ import annotations
 
