@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.metrics import (
     FPR_LEVELS,
     SIOU_THRESHOLDS,
+    AnomalyLabelError,
+    MetricsError,
+    NonFiniteScoreError,
     class_iou,
     component_metrics,
     confusion_matrix,
@@ -120,12 +124,33 @@ def test_undefined_metrics_are_nan_and_bad_input_is_refused() -> None:
     assert np.isnan(no_anomaly["ap"]) and np.isnan(no_anomaly["auroc"])
     no_inlier = pixel_metrics(np.array([0.1, 0.5]), np.array([1, 1], np.uint8))
     assert no_inlier["ap"] == 1.0 and np.isnan(no_inlier["fpr95"])
-    with pytest.raises(ValueError, match="labels must be 0"):
+    with pytest.raises(AnomalyLabelError, match="labels must be 0"):
         pixel_metrics(np.zeros(3), np.array([0, 1, 2], np.uint8))
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(MetricsError, match="differ in shape"):
         pixel_metrics([np.zeros((2, 2))], [np.zeros((2, 3), np.uint8)])
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(NonFiniteScoreError, match="NaN"):
         pixel_metrics(np.array([np.nan, 0.5]), np.array([1, 0], np.uint8))
+    for infinite in (np.inf, -np.inf):
+        with pytest.raises(NonFiniteScoreError, match="infinite"):
+            pixel_metrics(np.array([0.1, infinite, 0.5]), np.array([1, 0, 0], np.uint8))
+    # void pixels are never scored: a NaN there is no error
+    assert pixel_metrics(np.array([np.nan, 0.5, 0.1]), np.array([255, 1, 0], np.uint8))["ap"] == 1
+
+
+def test_metric_errors_are_one_kind_of_the_project_hierarchy() -> None:
+    """Every error the metrics raise is a MetricsError, a DenseOodError (the command lines
+    print one line of it) and still a ValueError for older callers."""
+    assert issubclass(MetricsError, DenseOodError) and issubclass(MetricsError, ValueError)
+    calls = [
+        lambda: pixel_metrics([], []),
+        lambda: pixel_metrics([np.zeros(2)], [np.zeros(2, np.uint8)] * 2),
+        lambda: component_metrics(np.zeros((2, 2)), np.zeros((2, 2), np.uint8), 0.5, "road"),
+        lambda: confusion_matrix(np.zeros((2, 2), int), np.full((2, 2), 9), 3),
+        lambda: confusion_matrix(np.zeros((2, 2), int), np.zeros((2, 3), int), 3),
+    ]
+    for call in calls:
+        with pytest.raises(MetricsError):
+            call()
 
 
 def _up(value: float, dtype: type = np.float32) -> float:
@@ -388,3 +413,48 @@ def test_chunked_pass_equals_single_pass(monkeypatch: pytest.MonkeyPatch) -> Non
     chunked = pixel_metrics(scores, labels)
     for key in ("ap", "auroc", "fpr95", "best_f1", "best_f1_threshold"):
         assert chunked[key] == pytest.approx(whole[key], abs=TOL)
+
+
+def test_scored_frames_count_void_pixels_exactly(tmp_path) -> None:
+    """The spill store keeps only non-void pixels, yet num_void counts every void pixel."""
+    from dense_ood_ros.metrics.spill import ScoredFrames
+
+    rng = np.random.default_rng(3)
+    labels = [np.zeros((8, 10), np.uint8) for _ in range(3)]
+    for index, label in enumerate(labels):
+        label[2:5, 3:7] = 1
+        label[: index + 1, :] = 255  # 1, 2 and 3 void rows
+    scores = [rng.random((8, 10), dtype=np.float32) for _ in labels]
+    scored = ScoredFrames(tmp_path, ["jsd"], track="anomaly")
+    for label, score in zip(labels, scores, strict=True):
+        scored.add(label, {"jsd": score})
+    result = scored.metrics()["jsd"]
+    assert result["num_void"] == (1 + 2 + 3) * 10
+    direct = pixel_metrics(scores, labels)
+    assert result["num_void"] == direct["num_void"]
+    assert (result["num_positive"], result["num_negative"]) == (
+        direct["num_positive"],
+        direct["num_negative"],
+    )
+    assert result["ap"] == pytest.approx(direct["ap"], abs=TOL)
+
+
+def test_scored_frames_refuse_nan_and_infinite_scores_naming_the_frame(tmp_path) -> None:
+    from dense_ood_ros.metrics.spill import ScoredFrames
+
+    label = np.zeros((4, 5), np.uint8)
+    label[0, :] = 255
+    label[2, 2] = 1
+    scored = ScoredFrames(tmp_path, ["jsd"], track="anomaly")
+    void_nan = np.full((4, 5), 0.5, np.float32)
+    void_nan[0, :] = np.nan  # on void pixels: never scored, accepted
+    scored.add(label, {"jsd": void_nan})
+    for bad in (np.nan, np.inf):
+        score = np.full((4, 5), 0.5, np.float32)
+        score[1, 1:3] = bad
+        with pytest.raises(NonFiniteScoreError, match=r"^bag a: /cam at 7: score jsd: 2 of 15 "):
+            scored.add(label, {"jsd": score}, where="bag a: /cam at 7")
+        with pytest.raises(NonFiniteScoreError, match=r"^frame 1: score jsd"):
+            scored.add(label, {"jsd": score})
+    assert scored.frames == 1  # a refused frame adds nothing
+    assert scored.metrics()["jsd"]["num_positive"] == 1

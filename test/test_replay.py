@@ -206,6 +206,8 @@ def test_metrics_equal_pixel_metrics_on_the_pipeline_outputs(
     for key in ("ap", "fpr95", "auroc", "best_f1"):
         assert result["metrics"]["jsd"][key] == pytest.approx(direct[key], abs=1e-9), key
     assert result["frames_labelled"] == 4 and result["frames_without_labels"] == 0
+    # every label has two void rows: the report counts them (the spill store keeps none)
+    assert result["metrics"]["jsd"]["num_void"] == direct["num_void"] == 4 * 2 * HW[1]
     assert "mean_f1" in result["metrics"]["jsd"]["components"]
     assert (report / "pr.png").stat().st_size > 0 and (report / "roc.png").is_file()
     assert sorted(p.name for p in (report / "overlays").iterdir())
@@ -247,11 +249,16 @@ def test_compressed_two_cameras_and_labels_out_of_step(tiny_model: Path, tmp_pat
         "--report",
         str(report),
     ]
-    assert replay(*args, "--labels-topic", "/labels") == 0
+    # the compressed topic names its camera; the labels belong to it alone
+    assert replay(*args, "--labels", "/cam_rear/image_raw/compressed=/labels") == 0
     result = json.loads((report / "report.json").read_text())
     assert result["frames_per_camera"] == {"/cam_front/image_raw": 3, "/cam_rear/image_raw": 3}
-    # both cameras carry the same stamps: each label scores the two frames of its stamp
-    assert result["frames_labelled"] == 4 and result["frames_without_labels"] == 2
+    # both cameras carry the same stamps: the labels score the rear camera's frames only
+    assert result["frames_labelled"] == 2 and result["frames_without_labels"] == 1
+    assert result["labels_per_camera"] == {
+        "/cam_rear/image_raw": {"labels_topics": ["/labels"], "labels": 2, "scored": 2,
+                                "without_label": 1}
+    }  # fmt: skip
     written = read_bag(tmp_path / "out")
     assert len(written["/cam_rear/dense_ood/overlay"]) == 3
     assert len(written["/cam_front/dense_ood/anomaly_mask"]) == 3
@@ -483,6 +490,40 @@ def test_a_truncated_bag_keeps_what_came_before(
     assert "does not deserialise" in err and "frames before it are kept" in err
     written = read_bag(out)  # a valid bag with the frames before the damage
     assert len(written["/cam/dense_ood/semantic"]) == 10
+
+
+def nan_model(path: Path) -> Path:
+    """A contract-1 model whose logits are NaN (a diverged training run), so every score is."""
+    torch = pytest.importorskip("torch")
+    from conftest import TINY_CLASSES, TINY_INPUT_HW, TINY_PALETTE
+
+    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
+
+    segmenter = torch.nn.Conv2d(3, len(TINY_CLASSES), 1)
+    with torch.no_grad():
+        segmenter.bias[0] = float("nan")
+    contract = make_contract(TINY_CLASSES, TINY_PALETTE, TINY_INPUT_HW, "jsd", threshold=0.6)
+    return export_contract_model(segmenter, path, contract)
+
+
+def test_nan_scores_end_the_replay_with_one_line_naming_bag_topic_and_stamp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = nan_model(tmp_path / "nan.onnx")
+    msgs = camera_msgs("/cam/image_raw", 3) + label_msgs("/cam/labels", 3, skip=[0])
+    bag = write_bag(tmp_path / "in", msgs)
+    out, report = tmp_path / "out", tmp_path / "report"
+    args = [str(bag), "--model", str(model), "--output", str(out), "--report", str(report)]
+    assert replay(*args, "--labels-topic", "/cam/labels") == 1
+    err = capsys.readouterr().err
+    stamp = (T0 + 1) * 10**9 + 1000  # frame 0 has no label: the first scored frame is frame 1
+    expected = f"{bag}: /cam/image_raw at stamp {stamp}: score jsd: "
+    assert expected in err and "NaN or infinite" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    result = json.loads((report / "report.json").read_text())
+    assert result["frames_labelled"] == 0 and result["frames_processed"] == 2
+    assert "NaN or infinite" in result["stopped_by_error"]
+    assert len(read_bag(out)["/cam/dense_ood/semantic"]) == 2  # what came before is kept
 
 
 def test_real_camera_bags_replay_end_to_end(

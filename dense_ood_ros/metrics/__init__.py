@@ -6,7 +6,8 @@ package's evaluation both call these.
   thresholds at fixed inlier FPR levels;
 - `components`: the SMIYC component metrics (sIoU, PPV, mean F1);
 - `segmentation`: confusion matrix, per-class IoU, mIoU;
-- `frames`: the per-frame inputs and the 0 / 1 / 255 anomaly label check;
+- `frames`: the per-frame inputs, the 0 / 1 / 255 anomaly label check, the finite-score check
+  and `MetricsError`, the kind of every error these raise;
 - `plots`: PR and ROC curves and sample panels (matplotlib, optional).
 """
 
@@ -18,7 +19,14 @@ from dense_ood_ros.metrics.components import (
     component_metrics,
     frame_components,
 )
-from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels
+from dense_ood_ros.metrics.frames import (
+    AnomalyLabelError,
+    ArrayOrFrames,
+    MetricsError,
+    NonFiniteScoreError,
+    check_anomaly_labels,
+    check_finite_scores,
+)
 from dense_ood_ros.metrics.pixel import FPR_LEVELS, TPR_LEVEL, fpr_level_key, pixel_metrics
 from dense_ood_ros.metrics.segmentation import (
     class_iou,
@@ -33,8 +41,12 @@ __all__ = [
     "SIOU_THRESHOLDS",
     "TPR_LEVEL",
     "TRACK_SIZES",
+    "AnomalyLabelError",
     "ArrayOrFrames",
+    "MetricsError",
+    "NonFiniteScoreError",
     "check_anomaly_labels",
+    "check_finite_scores",
     "class_iou",
     "component_metrics",
     "confusion_matrix",

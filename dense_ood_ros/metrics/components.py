@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels, iter_paired_frames
+from dense_ood_ros.metrics.frames import (
+    ArrayOrFrames,
+    MetricsError,
+    check_anomaly_labels,
+    iter_paired_frames,
+)
 
 #: sIoU / PPV thresholds of the SMIYC F1; taken from numpy.linspace itself on purpose (its eighth
 #: value is 0.6000000000000001, and a literal 0.6 changes results where sIoU is exactly 0.6).
@@ -100,7 +105,7 @@ def component_metrics(
     means over all components of the dataset (NaN where there is none).
     """
     if track not in TRACK_SIZES:
-        raise ValueError(f"unknown track {track!r}; choose from {sorted(TRACK_SIZES)}")
+        raise MetricsError(f"unknown track {track!r}; choose from {sorted(TRACK_SIZES)}")
     default_pred, default_gt = TRACK_SIZES[track]
     min_pred = default_pred if min_pred_size is None else int(min_pred_size)
     min_gt = default_gt if min_gt_size is None else int(min_gt_size)

@@ -15,13 +15,26 @@ from dense_ood_ros.errors import DenseOodError
 ArrayOrFrames = np.ndarray | Sequence[np.ndarray]
 
 
+class MetricsError(DenseOodError, ValueError):
+    """Scores and labels the metrics cannot use: frames or shapes that do not pair up, bad
+    labels, NaN or infinite scores, an unknown setting."""
+
+
+class AnomalyLabelError(MetricsError):
+    """Anomaly labels hold a value other than 0 (inlier), 1 (anomaly) and the void index."""
+
+
+class NonFiniteScoreError(MetricsError):
+    """Anomaly scores hold NaN or infinite values on pixels that are scored (non-void)."""
+
+
 def as_frames(data: ArrayOrFrames, what: str) -> list[np.ndarray]:
     """One array (a [N, H, W] stack is N frames) or a sequence of per-frame arrays -> a list."""
     if isinstance(data, np.ndarray):
         return list(data) if data.ndim == 3 else [data]
     frames = [np.asarray(frame) for frame in data]
     if not frames:
-        raise ValueError(f"{what}: no frames given")
+        raise MetricsError(f"{what}: no frames given")
     return frames
 
 
@@ -32,13 +45,13 @@ def iter_paired_frames(
     if isinstance(scores, np.ndarray) and scores.ndim == 2:
         scores, labels = [scores], [np.asarray(labels)]
     if not len(scores):
-        raise ValueError("scores: no frames given")
+        raise MetricsError("scores: no frames given")
     if len(scores) != len(labels):
-        raise ValueError(f"{len(scores)} score frames but {len(labels)} label frames")
+        raise MetricsError(f"{len(scores)} score frames but {len(labels)} label frames")
     for index in range(len(scores)):
         score, label = np.asarray(scores[index]), np.asarray(labels[index])
         if score.shape != label.shape:
-            raise ValueError(
+            raise MetricsError(
                 f"frame {index}: scores {score.shape} and labels {label.shape} differ in shape"
             )
         yield score, label
@@ -47,20 +60,16 @@ def iter_paired_frames(
 def paired_frames(
     scores: ArrayOrFrames, labels: ArrayOrFrames
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-frame (scores, labels) with matching shapes, or a ValueError naming the frame."""
+    """Per-frame (scores, labels) with matching shapes, or a MetricsError naming the frame."""
     score_frames, label_frames = as_frames(scores, "scores"), as_frames(labels, "labels")
     if len(score_frames) != len(label_frames):
-        raise ValueError(f"{len(score_frames)} score frames but {len(label_frames)} label frames")
+        raise MetricsError(f"{len(score_frames)} score frames but {len(label_frames)} label frames")
     for index, (score, label) in enumerate(zip(score_frames, label_frames, strict=True)):
         if score.shape != label.shape:
-            raise ValueError(
+            raise MetricsError(
                 f"frame {index}: scores {score.shape} and labels {label.shape} differ in shape"
             )
     return score_frames, label_frames
-
-
-class AnomalyLabelError(DenseOodError, ValueError):
-    """Anomaly labels hold a value other than 0 (inlier), 1 (anomaly) and the void index."""
 
 
 def check_anomaly_labels(
@@ -78,3 +87,17 @@ def check_anomaly_labels(
             f"{where}: labels must be 0 (inlier), 1 (anomaly) or {ignore_index} (void); found {bad}"
         )
     return num_pos, num_neg
+
+
+def check_finite_scores(
+    score: np.ndarray, label: np.ndarray, where: str = "scores", ignore_index: int = 255
+) -> None:
+    """NonFiniteScoreError naming `where` when `score` is NaN or infinite on a non-void pixel
+    of `label` (a diverged model, a broken export); scores on void pixels are never used."""
+    if score.shape != label.shape:
+        raise MetricsError(f"{where}: scores {score.shape} and labels {label.shape} differ")
+    bad = ~np.isfinite(score[label != ignore_index])
+    if bad.any():
+        raise NonFiniteScoreError(
+            f"{where}: {int(bad.sum())} of {bad.size} scored pixels are NaN or infinite"
+        )

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dense_ood_ros.metrics.frames import ArrayOrFrames, check_anomaly_labels, paired_frames
+from dense_ood_ros.metrics.frames import (
+    ArrayOrFrames,
+    NonFiniteScoreError,
+    check_anomaly_labels,
+    paired_frames,
+)
 
 #: The TPR at which FPR95 is read.
 TPR_LEVEL = 0.95
@@ -56,9 +61,9 @@ class _Pooled:
             at_neg += n_neg
         pos.sort()
         neg.sort()
-        # NaNs sort last: checking the last element is enough.
-        if (pos.size and np.isnan(pos[-1])) or (neg.size and np.isnan(neg[-1])):
-            raise ValueError("scores contain NaN on non-void pixels")
+        # -inf sorts first, +inf and NaN last: the two ends are enough.
+        if any(v.size and not (np.isfinite(v[0]) and np.isfinite(v[-1])) for v in (pos, neg)):
+            raise NonFiniteScoreError("scores contain NaN or infinite values on non-void pixels")
         return cls(pos=pos, neg=neg, num_void=num_void)
 
     def counts_at(self, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +188,8 @@ def pixel_metrics(
     pixels: t is just above the inlier score block that would cross the level, so ties never
     push the FPR over it. `rates_at_fpr` holds the FPR and TPR achieved there.
     With `curve_points` > 0 the result also holds "curves" (PR and ROC points) for plotting.
-    Undefined metrics (no anomaly or no inlier pixel) are NaN.
+    Undefined metrics (no anomaly or no inlier pixel) are NaN; NaN or infinite scores on
+    non-void pixels raise NonFiniteScoreError.
     """
     pooled = _Pooled.from_frames(scores, labels, ignore_index)
     num_pos, num_neg = pooled.pos.size, pooled.neg.size

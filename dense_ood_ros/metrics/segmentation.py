@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dense_ood_ros.metrics.frames import ArrayOrFrames, as_frames
+from dense_ood_ros.metrics.frames import ArrayOrFrames, MetricsError, as_frames
 
 
 def confusion_matrix(
@@ -13,17 +13,17 @@ def confusion_matrix(
     """int64 [K, K] counts, rows = ground truth, columns = prediction; `ignore_index` skipped."""
     pred_frames, gt_frames = as_frames(pred, "pred"), as_frames(gt, "gt")
     if len(pred_frames) != len(gt_frames):
-        raise ValueError(f"{len(pred_frames)} predicted frames but {len(gt_frames)} GT frames")
+        raise MetricsError(f"{len(pred_frames)} predicted frames but {len(gt_frames)} GT frames")
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     for index, (p, g) in enumerate(zip(pred_frames, gt_frames, strict=True)):
         if p.shape != g.shape:
-            raise ValueError(f"frame {index}: prediction {p.shape} and GT {g.shape} differ")
+            raise MetricsError(f"frame {index}: prediction {p.shape} and GT {g.shape} differ")
         valid = g != ignore_index
         g_valid = g[valid].astype(np.int64)
         p_valid = p[valid].astype(np.int64)
         for name, values in (("GT", g_valid), ("prediction", p_valid)):
             if values.size and (values.min() < 0 or values.max() >= num_classes):
-                raise ValueError(
+                raise MetricsError(
                     f"frame {index}: {name} holds class ids outside 0..{num_classes - 1} "
                     f"(other than {ignore_index})"
                 )

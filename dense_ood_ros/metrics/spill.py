@@ -12,23 +12,30 @@ from pathlib import Path
 
 import numpy as np
 
+from dense_ood_ros.metrics.frames import check_finite_scores
+
+VOID = 255  # the label of pixels that are not scored
+
 
 class PixelStore:
     """Non-void labels and scores, spilled to raw files so long benchmarks stay out of memory.
 
     Pixel metrics need only non-void pixels; each score is read back alone when its metrics are
-    computed, so the peak is one score's pixels rather than all of them.
+    computed, so the peak is one score's pixels rather than all of them. The void pixels left
+    out are counted in `num_void`.
     """
 
     def __init__(self, folder: Path, scores: Sequence[str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._paths = {name: folder / f"{name}.f32" for name in scores}
         self._labels_path = folder / "labels.u8"
+        self.num_void = 0
         for path in [*self._paths.values(), self._labels_path]:
             path.write_bytes(b"")
 
     def add(self, label: np.ndarray, scores: dict[str, np.ndarray]) -> None:
-        valid = label != 255
+        valid = label != VOID
+        self.num_void += int(label.size - np.count_nonzero(valid))
         with self._labels_path.open("ab") as f:
             label[valid].astype(np.uint8).tofile(f)
         for name, path in self._paths.items():
@@ -80,8 +87,12 @@ class ScoredFrames:
         self._maps = {name: FrameSpill(folder / "maps" / name) for name in self.scores}
         self._labels = FrameSpill(folder / "maps" / "labels")
 
-    def add(self, label: np.ndarray, maps: dict[str, np.ndarray]) -> None:
-        """One frame: labels 0 / 1 / 255 and a map per score, all of the same shape."""
+    def add(self, label: np.ndarray, maps: dict[str, np.ndarray], where: str | None = None) -> None:
+        """One frame: labels 0 / 1 / 255 and a map per score, all of the same shape; a
+        NonFiniteScoreError naming `where` (default: the frame's index) adds nothing."""
+        place = where if where is not None else f"frame {self.frames}"
+        for name in self.scores:
+            check_finite_scores(maps[name], label, f"{place}: score {name}", VOID)
         self._pixels.add(label, maps)
         if self.track is not None:
             self._labels.append(label)
@@ -90,7 +101,8 @@ class ScoredFrames:
         self.frames += 1
 
     def metrics(self, curve_points: int = 0) -> dict[str, dict]:
-        """score name -> pixel_metrics (plus "components" with a track); {} without frames."""
+        """score name -> pixel_metrics (plus "components" with a track); {} without frames.
+        `num_void` counts the void pixels of every frame added (the store keeps none of them)."""
         from dense_ood_ros.metrics.components import component_metrics
         from dense_ood_ros.metrics.pixel import pixel_metrics
 
@@ -100,6 +112,7 @@ class ScoredFrames:
         results = {}
         for name in self.scores:
             result = pixel_metrics(self._pixels.scores(name), labels, curve_points=curve_points)
+            result["num_void"] = self._pixels.num_void
             if self.track is not None:
                 result["components"] = component_metrics(
                     self._maps[name], self._labels, result["best_f1_threshold"], track=self.track

@@ -11,7 +11,7 @@ this one: they are skipped and counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,7 @@ class BagReader:
                 f"({first_line(exc)})"
             ) from exc
 
-    def messages(self, topics: Sequence[str]) -> Iterator[CameraFrame]:
+    def messages(self, topics: Sequence[str]) -> Generator[CameraFrame, None, None]:
         """Every message of `topics` in log-time order."""
         connections = self._connections(topics)
         if not connections:  # rosbags reads every connection when given none
@@ -208,14 +208,14 @@ class _Rosbag2Files:
 
 
 def camera_topics(
-    reader: BagReader, topics: Sequence[str] | None, labels_topic: str | None = None
+    reader: BagReader, topics: Sequence[str] | None, labels_topics: Sequence[str] = ()
 ) -> list[str]:
-    """The camera topics to read: `topics`, or every camera topic but the labels; BagError
-    for an asked topic the bag lacks, or a bag without any camera topic."""
+    """The camera topics to read: `topics`, or every camera topic but the labels topics;
+    BagError for an asked topic the bag lacks, or a bag without any camera topic."""
     cameras = reader.contents().cameras
     if topics is None:
-        labels = normalise_topic(labels_topic) if labels_topic else None
-        found = [t for t in cameras if t != labels]
+        labels = {normalise_topic(topic) for topic in labels_topics}
+        found = [t for t in cameras if t not in labels]
         if not found:
             raise BagError(f"{reader.path}: no sensor_msgs Image or CompressedImage topic")
         return found
@@ -227,6 +227,16 @@ def camera_topics(
             f"{', '.join(cameras) or 'none'})"
         )
     return wanted
+
+
+def first_frame_id(reader: BagReader, topics: Sequence[str]) -> str | None:
+    """The header frame_id of the first message (in log order) of `topics`; None without one."""
+    messages = reader.messages(topics)
+    try:
+        first = next(messages, None)
+    finally:
+        messages.close()
+    return None if first is None else str(first.msg.header.frame_id)
 
 
 def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:

@@ -53,6 +53,7 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         "frames_per_camera": dict(result.per_camera),
         "frames_labelled": result.labelled,
         "frames_without_labels": result.unlabelled,
+        "labels_per_camera": labels_per_camera(result),
         "messages_written": result.messages_written,
         "stopped_by_error": result.error,
         "wall_s": result.wall_s,
@@ -63,6 +64,20 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         "classes": class_table(result),
         "metrics": metrics,
     })  # fmt: skip
+
+
+def labels_per_camera(result: ReplayResult) -> dict[str, dict[str, Any]]:
+    """Per labelled camera: its labels topic(s), the label frames read, and its frames scored
+    against them or left without a label of their stamp."""
+    return {
+        camera: {
+            "labels_topics": list(counts.labels_topics),
+            "labels": counts.labels,
+            "scored": counts.scored,
+            "without_label": counts.without_label,
+        }
+        for camera, counts in sorted(result.labels_per_camera.items())
+    }
 
 
 def class_table(result: ReplayResult) -> list[dict[str, Any]]:
@@ -85,6 +100,15 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+def _labels_lines(per_camera: dict[str, dict[str, Any]]) -> list[str]:
+    """One report.md line per labelled camera."""
+    return [
+        f"  - {camera} (labels {', '.join(c['labels_topics'])}): {c['scored']} frames scored, "
+        f"{c['without_label']} without a label, {c['labels']} label frames"
+        for camera, c in per_camera.items()
+    ]
+
+
 def markdown(report: dict) -> str:
     """report.md: counts, throughput, per-stage latency, and the metrics table."""
     lines = [
@@ -96,6 +120,7 @@ def markdown(report: dict) -> str:
         f"- per camera: {report['frames_per_camera']}",
         f"- labels: {report['frames_labelled']} frames scored, "
         f"{report['frames_without_labels']} without a label",
+        *_labels_lines(report.get("labels_per_camera", {})),
         f"- throughput: {report['replay_frames_per_s'] or 0:.1f} frames/s replayed, "
         f"{report['engine_only_frames_per_s'] or 0:.1f} frames/s engine alone on the same frames "
         f"(ratio {report['replay_over_engine_throughput'] or 0:.2f})",

@@ -2,9 +2,12 @@
 
 The frames go through the same decoding (`codec.messages`) and the same `Pipeline` as the live
 node, one after another in log-time order across all cameras of a bag. Frames that cannot be
-used (depth images, undecodable data) are skipped and counted by reason. Anomaly labels, when a
-labels topic is given, are matched to frames by header stamp; frames without a label are
-counted, not scored, and the metrics pool every labelled frame of every bag.
+used (depth images, undecodable data) are skipped and counted by reason. Each labels topic
+belongs to one camera (`pairing`); its labels are matched to that camera's frames by header
+stamp. Frames of a labelled camera without a label are counted, not scored; frames of other
+cameras are replayed, not scored; the metrics pool every scored frame of every bag. A bag that
+cannot be read on, or a frame the metrics refuse (NaN or infinite scores), ends the replay and
+keeps what came before.
 """
 
 from __future__ import annotations
@@ -22,19 +25,24 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dense_ood_ros.codec.image_codec import ImageDecodeError
+from dense_ood_ros.errors import first_line
+from dense_ood_ros.metrics.frames import MetricsError
 from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
 from dense_ood_ros.replay.bag_input import (
     COMPRESSED,
     BagError,
     BagReader,
     CameraFrame,
+    camera_of,
     camera_topics,
+    first_frame_id,
     is_depth,
     normalise_topic,
     read_labels,
     stamp_ns,
 )
 from dense_ood_ros.replay.bag_output import MaskBagWriter
+from dense_ood_ros.replay.pairing import LabelsSpec, pair_labels
 
 T = TypeVar("T")
 #: Component metrics use the SMIYC anomaly track's size filters.
@@ -155,13 +163,33 @@ class ReplayOptions:
     bags: Sequence[Path]
     output: Path
     topics: Sequence[str] | None = None  # None: every camera topic of the bags
-    labels_topic: str | None = None
+    labels_topic: str | None = None  # one labels topic, paired by the rules of `pairing`
+    labels: Sequence[LabelsSpec] = ()  # labels topics, with their camera or by the rules
     max_frames: int | None = None
     storage: str = "mcap"
     copy_inputs: bool = False
     color: bool = True
     overlay: bool = True
     samples: int = 4  # overlay frames kept for the report
+
+    def labels_specs(self) -> list[LabelsSpec]:
+        """Every labels topic asked for, `labels` then `labels_topic`, with global names."""
+        specs = [*self.labels, *([LabelsSpec(self.labels_topic)] if self.labels_topic else [])]
+        return [
+            LabelsSpec(normalise_topic(s.labels), s.camera and normalise_topic(s.camera))
+            for s in specs
+        ]
+
+
+@dataclass
+class CameraLabels:
+    """One labelled camera over the replay: its labels topic(s), the label frames read, and its
+    frames scored against them or left without a label of their stamp."""
+
+    labels_topics: list[str] = field(default_factory=list)
+    labels: int = 0
+    scored: int = 0
+    without_label: int = 0
 
 
 @dataclass
@@ -172,8 +200,9 @@ class ReplayResult:
     processed: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> frames
     per_camera: Counter = field(default_factory=Counter)  # camera topic -> frames processed
-    labelled: int = 0
-    unlabelled: int = 0
+    labelled: int = 0  # frames scored, all cameras
+    unlabelled: int = 0  # frames of labelled cameras without a label of their stamp
+    labels_per_camera: dict[str, CameraLabels] = field(default_factory=dict)
     messages_written: int = 0
     wall_s: float = 0.0
     stages_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -184,7 +213,7 @@ class ReplayResult:
     palette: list[list[int]] = field(default_factory=list)  # [r, g, b] per class
     class_pixels: np.ndarray | None = None  # predicted pixels per class, all frames
     samples: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
-    error: str | None = None  # a mid-bag error: what came before it is kept
+    error: str | None = None  # a mid-bag error (its first line): what came before it is kept
 
     @property
     def frames_per_s(self) -> float:
@@ -249,22 +278,45 @@ class ReplaySession:
             class_pixels=np.zeros(contract.num_classes, dtype=np.int64),
         )
         self._engine_inputs: list[np.ndarray] = []
+        self._pairs: dict[Path, dict[str, str]] = {}  # bag -> camera -> labels topic
 
     def check(self) -> None:
-        """Before anything is written: every bag opens and has the topics asked for."""
+        """Before anything is written: every bag opens, has the topics asked for, and pairs
+        each labels topic with one camera."""
         for bag in self.options.bags:
             with BagReader(bag) as reader:
-                camera_topics(reader, self.options.topics, self.options.labels_topic)
-                self._labels_topic(reader)
+                self._camera_topics(reader)
 
-    def _labels_topic(self, reader: BagReader) -> str | None:
-        if not self.options.labels_topic:
-            return None
-        topic = normalise_topic(self.options.labels_topic)
+    def _camera_topics(self, reader: BagReader) -> list[str]:
+        """The bag's camera topics to replay; pairs its labels topics on the way (cached)."""
+        specs = self.options.labels_specs()
+        topics = camera_topics(reader, self.options.topics, [spec.labels for spec in specs])
+        if reader.path not in self._pairs:
+            self._pairs[reader.path] = self._pair_labels(reader, topics, specs)
+        return topics
+
+    def _pair_labels(
+        self, reader: BagReader, topics: list[str], specs: list[LabelsSpec]
+    ) -> dict[str, str]:
+        """camera -> labels topic in one bag (`pairing`'s rules); BagError for a missing one."""
         contents = reader.contents()
-        if topic not in contents.cameras and topic not in contents.other:
-            raise BagError(f"{reader.path}: no labels topic {topic}")
-        return topic
+        for spec in specs:
+            if spec.labels not in contents.cameras and spec.labels not in contents.other:
+                raise BagError(f"{reader.path}: no labels topic {spec.labels}")
+        labels_topics = {spec.labels for spec in specs}
+        cameras: dict[str, list[str]] = {}
+        for topic in topics:
+            if topic not in labels_topics:  # asked for with --topics: replayed, never paired
+                cameras.setdefault(camera_of(topic, contents.cameras[topic]), []).append(topic)
+        frame_ids: dict[tuple[str, ...], str | None] = {}
+
+        def frame_id_of(of: Sequence[str]) -> str | None:
+            key = tuple(of)
+            if key not in frame_ids:
+                frame_ids[key] = first_frame_id(reader, of)
+            return frame_ids[key]
+
+        return pair_labels(specs, cameras, frame_id_of, str(reader.path))
 
     def run(self) -> ReplayResult:
         """Replay every bag into one output bag; a mid-bag error ends the replay but keeps what
@@ -280,8 +332,8 @@ class ReplaySession:
                     if self._done():
                         break
                     self._replay_bag(bag, writer, scored)
-            except BagError as exc:
-                self.result.error = str(exc)
+            except (BagError, MetricsError) as exc:
+                self.result.error = first_line(exc)
             finally:
                 writer.close()
             self.result.messages_written = writer.messages
@@ -296,29 +348,35 @@ class ReplaySession:
 
     def _replay_bag(self, bag: Path, writer: WriteBehind, scored: Any) -> None:
         with BagReader(bag) as reader:
-            topics = camera_topics(reader, self.options.topics, self.options.labels_topic)
-            labels_topic = self._labels_topic(reader)
-            labels = read_labels(reader, labels_topic) if labels_topic else {}
+            topics = self._camera_topics(reader)
+            pairs = self._pairs[reader.path]
+            labels = {camera: read_labels(reader, topic) for camera, topic in pairs.items()}
             total = reader.count(topics)
+        for camera, topic in pairs.items():
+            counts = self.result.labels_per_camera.setdefault(camera, CameraLabels())
+            if topic not in counts.labels_topics:
+                counts.labels_topics.append(topic)
+            counts.labels += len(labels[camera])
         frames = in_background(_decoded_frames(bag, topics))
         if self.progress is not None:
             frames = self.progress(frames, total)
         for frame, rgb, decode_ms in frames:
             if self._done():
                 break
-            self._replay_frame(frame, rgb, decode_ms, writer, scored, labels)
+            self._replay_frame(bag, frame, rgb, decode_ms, writer, scored, labels)
 
     def _stage(self, name: str) -> Callable[[float], None]:
         return self.result.stages_ms.setdefault(name, []).append
 
     def _replay_frame(
         self,
+        bag: Path,
         frame: CameraFrame,
         rgb: np.ndarray | str,
         decode_ms: float,
         writer: WriteBehind,
         scored: Any,
-        labels: dict,
+        labels: dict[str, dict[int, np.ndarray]],
     ) -> None:
         result = self.result
         result.frames_in += 1
@@ -330,19 +388,35 @@ class ReplaySession:
         )
         writer.put(frame, processed)
         self._record(frame, rgb, processed, {"decode": decode_ms})
-        label = labels.get(stamp_ns(frame.msg))
-        if not labels:
-            return
+        if frame.camera in labels:  # other cameras are replayed, not scored
+            self._score(bag, frame, processed, labels[frame.camera], scored)
+
+    def _score(
+        self,
+        bag: Path,
+        frame: CameraFrame,
+        processed: FrameResult,
+        by_stamp: dict[int, np.ndarray],
+        scored: Any,
+    ) -> None:
+        """Score a labelled camera's frame against its camera's label of the same stamp."""
+        result = self.result
+        counts = result.labels_per_camera[frame.camera]
+        stamp = stamp_ns(frame.msg)
+        label = by_stamp.get(stamp)
         if label is None:
             result.unlabelled += 1
+            counts.without_label += 1
             return
         if label.shape != processed.score.shape:
             raise BagError(
-                f"labels for {frame.topic} at stamp {stamp_ns(frame.msg)} are {label.shape}, "
+                f"{bag}: labels for {frame.topic} at stamp {stamp} are {label.shape}, "
                 f"the image is {processed.score.shape}"
             )
-        scored.add(label, {result.score_name: processed.score})
+        where = f"{bag}: {frame.topic} at stamp {stamp}"
+        scored.add(label, {result.score_name: processed.score}, where=where)
         result.labelled += 1
+        counts.scored += 1
 
     def _record(
         self, frame: CameraFrame, rgb: np.ndarray, processed: FrameResult, laps: dict

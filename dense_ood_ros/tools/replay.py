@@ -3,10 +3,23 @@
 Reads rosbag2 (MCAP, SQLite3, single .mcap/.db3 files, zstd-compressed) and ROS 1 .bag files
 with `rosbags`, runs every sensor_msgs Image and CompressedImage frame of the chosen cameras
 through the same decoding and pipeline as the live node, and writes the node's five mask topics
-per camera (same names, same header stamps) to OUT_BAG. With --labels-topic (mono8: 0 inlier,
-1 anomaly, 255 void, matched to frames by header stamp) it computes the exact pixel metrics and
-the SMIYC component metrics over all bags; --report DIR holds report.json, report.md, PR and
-ROC curves and sample overlays. No ROS installation is needed.
+per camera (same names, same header stamps) to OUT_BAG. No ROS installation is needed.
+
+Anomaly labels (mono8 sensor_msgs/Image: 0 inlier, 1 anomaly, 255 void) belong to one camera
+each, and score that camera's frames of the same header stamp (hardware-triggered cameras share
+stamps, so a stamp alone is not enough). `--labels CAMERA_TOPIC=LABELS_TOPIC` pairs them
+explicitly, once per labelled camera (CAMERA_TOPIC: the raw or the compressed topic).
+`--labels-topic LABELS_TOPIC` (one labelled camera) pairs by rule: the camera in the labels
+topic's namespace (/cam_front/image_raw_labels -> the camera under /cam_front; a top-level
+labels topic's namespace holds every camera), and where that holds none or several, the camera
+whose frames carry the labels' header frame_id.
+A pairing that stays ambiguous is an error naming the topics, never a guess. With labels the
+replay computes the exact pixel metrics and the SMIYC component metrics over the scored frames
+of all bags; frames of cameras without labels are replayed, not scored. --report DIR holds
+report.json, report.md (with the scored frames per labelled camera), PR and ROC curves and
+sample overlays. Errors are one line on stderr (exit status 2); a bag that cannot be read on,
+or NaN or infinite scores on a labelled frame (the line names bag, topic and stamp), end the
+replay with status 1 and keep the frames before it in OUT_BAG and the report.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.tools.outputs import OutputExistsError, check_output_folder
 
 
@@ -38,7 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="T",
         help="camera topics to replay (default: every Image and CompressedImage topic)",
     )
-    parser.add_argument("--labels-topic", default=None, help="mono8 anomaly labels topic")
+    parser.add_argument(
+        "--labels",
+        action="append",
+        default=[],
+        metavar="CAMERA_TOPIC=LABELS_TOPIC",
+        help="mono8 anomaly labels (0 inlier, 1 anomaly, 255 void) of one camera (its raw or "
+        "compressed topic), matched to its frames by header stamp; repeat it for each "
+        "labelled camera",
+    )
+    parser.add_argument(
+        "--labels-topic",
+        default=None,
+        metavar="LABELS_TOPIC",
+        help="mono8 anomaly labels of one camera: the one in this topic's namespace, else the "
+        "one whose frames carry the labels' header frame_id (still ambiguous: an error; pair "
+        "them with --labels)",
+    )
     parser.add_argument("--report", type=Path, default=None, help="folder for the report")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--storage", choices=STORAGES, default="mcap", help="output storage")
@@ -69,6 +98,11 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _fail_on(exc: BaseException) -> int:
+    """One error line for `exc` (its first line), exit status 2."""
+    return _fail(first_line(exc))
+
+
 def prepare_output_bag(path: Path, overwrite: bool) -> None:
     """A new bag folder at `path`: refuse an existing one unless `overwrite` (and then only
     replace what is a bag, never an arbitrary folder)."""
@@ -87,16 +121,22 @@ def prepare_output_bag(path: Path, overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.engine import load_engine
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.replay.pairing import parse_labels_pair
     from dense_ood_ros.replay.report import report_dict, write_report
     from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
 
     if args.max_frames is not None and args.max_frames <= 0:
         return _fail("--max-frames must be > 0")
+    try:
+        labels = [parse_labels_pair(text) for text in args.labels]
+    except DenseOodError as exc:
+        return _fail_on(exc)
     options = ReplayOptions(
         bags=args.bags,
         output=args.output,
         topics=args.topics,
         labels_topic=args.labels_topic,
+        labels=labels,
         max_frames=args.max_frames,
         storage=args.storage,
         copy_inputs=args.copy_inputs,
@@ -116,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         report = report_dict(result, [str(b) for b in args.bags], str(args.output), str(args.model))
         text = write_report(result, args.report, report) if args.report else None
     except (DenseOodError, OSError) as exc:
-        return _fail(str(exc))
+        return _fail_on(exc)
     print(text if text is not None else _summary(report))
     print(f"wrote {args.output}" + (f" and {args.report}/" if args.report else ""))
     if result.error:
