@@ -34,6 +34,7 @@ SYNTHROAD = {
 CAMVID = {
     "camvid_nflowjs.onnx": "flow",
     "camvid_no_negatives.onnx": "none",
+    "camvid_real_negatives.onnx": "real",
     "camvid_nflowjs_int8.onnx": "flow",  # the default model through `dense-ood quantize`
 }
 CAMVID_NAMES = ("sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence",

@@ -15,8 +15,7 @@ from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.cli import main as cli_main
 from dense_ood_train.config import TrainConfigError, config_from_dict
 from dense_ood_train.data.camvid import CamVidDataset
-from dense_ood_train.data.class_sets import CAMVID, ClassSet
-from dense_ood_train.export.checkpoint_export import dataset_classes
+from dense_ood_train.data.class_sets import CAMVID, ClassSet, dataset_classes
 
 H, W = 72, 96
 

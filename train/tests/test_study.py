@@ -92,6 +92,10 @@ def test_study_writes_per_seed_table_and_verdicts(finished: tuple[Path, Path]) -
     assert len(ap_values) == 2 and all(0 <= v <= 100 for v in ap_values)
     assert "| flow/jsd | none/energy |" in table
     assert "## Seeds chosen on val" in table
+    header = next(x for x in table.splitlines() if x.startswith("| config | seeds | mIoU |"))
+    assert header.split("|")[4].strip() == "road"  # synthroad's class names, from config.yaml
+    segmentation = next(x for x in table.splitlines() if x.startswith("| none | 2 | "))
+    assert len(segmentation.split("|")) == len(header.split("|"))  # one IoU per class
     assert any(x.startswith("| none | energy | ") for x in table.splitlines())
     assert (output / "pr_test.png").stat().st_size > 0 and (output / "pr_val.png").is_file()
     flow_summary = json.loads((output / "flows" / "tiny" / "summary.json").read_text())

@@ -8,12 +8,7 @@ from pathlib import Path
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import UNSPECIFIED_RULE
 from dense_ood_train.config import TrainConfig
-from dense_ood_train.data.class_sets import (
-    DATASET_CLASSES,
-    DATASET_LICENCES,
-    ClassSet,
-    generic_classes,
-)
+from dense_ood_train.data.class_sets import DATASET_LICENCES, dataset_classes
 
 
 class ExportError(DenseOodError, ValueError):
@@ -28,19 +23,6 @@ def default_input_hw(config: TrainConfig) -> tuple[int, int]:
     if data.dataset == "synthroad":
         return data.scene_hw
     return data.crop_hw
-
-
-def dataset_classes(config: TrainConfig) -> ClassSet:
-    """The names and colours of the classes a checkpoint was trained on: the dataset's own, a
-    folder dataset's declared ones (generic names or colours where it declared none)."""
-    data, num_classes = config.data, config.model.num_classes
-    if data.dataset in DATASET_CLASSES:
-        return DATASET_CLASSES[data.dataset]
-    generic = generic_classes(num_classes)
-    return ClassSet(
-        tuple(data.class_names) if data.class_names is not None else generic.names,
-        tuple(data.palette) if data.palette is not None else generic.palette,
-    )
 
 
 def threshold_from_report(

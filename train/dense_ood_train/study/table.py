@@ -1,7 +1,7 @@
 """The study's table: per-seed values, mean and spread per config and score, and verdicts.
 
 Reads what the runs of a study folder left (each evaluation's metrics.json, each fit's
-summary.json and train.csv, each flow's summary.json) and writes table.md, table.csv,
+summary.json, config.yaml and train.csv, each flow's summary.json) and writes table.md, table.csv,
 results.json and one PR-curve overlay per split. A verdict compares seeds, not means:
 "beats" when the method's worst seed is better than the baseline's best seed, "loses" when its
 best seed is worse than the baseline's worst, "level" otherwise.
@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_train.config import TrainConfigError, load_config
+from dense_ood_train.data.class_sets import dataset_classes
 from dense_ood_train.study.plan import DONE_MARKER, Comparison, Study
 
 METRICS = ("ap", "fpr95", "auroc")
@@ -208,6 +210,40 @@ def flow_lines(study: Study, output: Path) -> list[str]:
     return lines
 
 
+def _class_names(run: Path, count: int) -> tuple[str, ...]:
+    """The class names of a run's dataset (its config.yaml), or `class_<i>` if unreadable."""
+    try:
+        names = dataset_classes(load_config(run / "config.yaml")).names
+    except (OSError, TrainConfigError):
+        names = ()
+    return names if len(names) == count else tuple(f"class_{i}" for i in range(count))
+
+
+def segmentation_lines(study: Study, output: Path) -> list[str]:
+    """mIoU and IoU per class on each fit's own validation (the whole val split), mean over
+    seeds: what the negatives cost the segmenter, class by class."""
+    names: tuple[str, ...] = ()
+    rows = []
+    for config in study.configs.values():
+        mious, class_ious = [], []
+        for seed in config.seeds:
+            run = output / "runs" / config.name / f"seed{seed}"
+            summary = _read_json(run / "summary.json") if _finished(run) else None
+            val = (summary or {}).get("val") or {}
+            if val.get("class_iou"):
+                mious.append(val["miou"])
+                class_ious.append([math.nan if v is None else v for v in val["class_iou"]])
+                names = names or _class_names(run, len(val["class_iou"]))
+        if class_ious:
+            per_class = np.nanmean(np.asarray(class_ious, dtype=float), axis=0)
+            cells = " | ".join(f"{100 * v:.1f}" for v in per_class)
+            rows.append(f"| {config.name} | {len(mious)} | {mean_spread(mious)} | {cells} |")
+    if not rows:
+        return []
+    header = ["| config | seeds | mIoU | " + " | ".join(names) + " |"]
+    return [*header, "|---|---|---|" + "---|" * len(names), *rows]
+
+
 def chosen_seeds(study: Study, rows: list[Row], split: str = "val") -> dict[str, tuple[str, int]]:
     """config -> (score, seed): the seed with the best AP of the config's first listed score
     on `split` (the validation split: the choice never looks at test data)."""
@@ -275,6 +311,10 @@ def write_study_report(study: Study, output: Path) -> str:
         groups = {name: results for (s, name), results in curves.items() if s == split}
         if groups:
             plot_pr_groups(groups, output / f"pr_{split}.png", f"{study.benchmark} {split}")
+    segmentation = segmentation_lines(study, output)
+    if segmentation:
+        lines += ["", "## Segmentation: IoU per class on each fit's validation (%)", ""]
+        lines += segmentation
     if "val" in study.splits:
         lines += ["", "## Seeds chosen on val", "", *chosen_lines(study, rows, output)]
     lines += ["", "## Training cost", "", *cost_lines(study, output)]
