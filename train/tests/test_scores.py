@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_train.method.scores import (
     SCORES,
     compute_score,
@@ -81,3 +82,8 @@ def test_scores_drop_the_class_dimension_and_reject_unknown_names() -> None:
         assert compute_score(name, logits).shape == (2, 3, 5)
     with pytest.raises(ValueError, match="unknown score"):
         compute_score("bogus", logits)
+
+
+def test_the_trainer_scores_are_the_runtime_contract_scores() -> None:
+    """Every score the exporter can put in a model is one the runtime contract knows, and back."""
+    assert set(SCORES) == set(KNOWN_SCORES)

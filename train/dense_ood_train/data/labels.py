@@ -43,13 +43,3 @@ def label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
     if label_ids.dtype != np.uint8:
         label_ids = np.clip(label_ids, 0, 255).astype(np.uint8)
     return LABEL_ID_TO_TRAIN_ID[label_ids]
-
-
-def colorize_train_ids(
-    train_ids: np.ndarray, void_color: tuple[int, int, int] = (0, 0, 0)
-) -> np.ndarray:
-    """trainIds [H, W] -> RGB [H, W, 3] with the Cityscapes palette (ignore in `void_color`)."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    lut[:] = void_color
-    lut[:NUM_CLASSES] = CITYSCAPES_PALETTE
-    return lut[train_ids]
