@@ -35,6 +35,7 @@ CAMVID = {
     "camvid_nflowjs.onnx": "flow",
     "camvid_no_negatives.onnx": "none",
     "camvid_real_negatives.onnx": "real",
+    "camvid_nflowjs_objects.onnx": "flow+real",
     "camvid_nflowjs_int8.onnx": "flow",  # the default model through `dense-ood quantize`
 }
 CAMVID_NAMES = ("sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence",
