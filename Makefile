@@ -17,7 +17,7 @@ $(STAMP): setup.py train/pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[ros,onnxruntime,replay,plots,dev]" -e ./train
+	$(BIN)/pip install --quiet -e ".[ros,onnxruntime,replay,plots,fleet,dev]" -e ./train
 	# the real ros2 command line (launch, param, topic) where ../shared/ros2cli provides it
 	if [ -x $(ROS2CLI)/install.sh ]; then $(ROS2CLI)/install.sh $(VENV); fi
 	touch $(STAMP)

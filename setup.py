@@ -45,6 +45,8 @@ setup(
         "quantize": ["onnx>=1.14"],
         "replay": ["rosbags>=0.10", "rosbags-image>=0.9"],
         "plots": ["matplotlib>=3.5"],
+        # `dense-ood replay --workers N` / `--ray-address ADDR`: a fleet of bags on Ray.
+        "fleet": ["ray>=2.9"],
         "dev": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "scikit-learn>=1.2", "onnx>=1.14"],
     },
     zip_safe=True,

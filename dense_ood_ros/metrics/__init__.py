@@ -8,6 +8,8 @@ package's evaluation both call these.
 - `segmentation`: confusion matrix, per-class IoU, mIoU;
 - `frames`: the per-frame inputs, the 0 / 1 / 255 anomaly label check, the finite-score check
   and `MetricsError`, the kind of every error these raise;
+- `summary`: mergeable summaries (score histograms with bounds on the exact pixel metrics,
+  component counts) for replays spread over many machines;
 - `plots`: PR and ROC curves and sample panels (matplotlib, optional).
 """
 

@@ -36,6 +36,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def finite(value: Any) -> Any:
+    """NaN and inf -> None, recursively (strict JSON)."""
+    return _finite(value)
+
+
 def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str) -> dict:
     """Everything the report says, as plain JSON-ready values (curves left out)."""
     metrics = {
@@ -121,9 +126,7 @@ def markdown(report: dict) -> str:
         f"- labels: {report['frames_labelled']} frames scored, "
         f"{report['frames_without_labels']} without a label",
         *_labels_lines(report.get("labels_per_camera", {})),
-        f"- throughput: {report['replay_frames_per_s'] or 0:.1f} frames/s replayed, "
-        f"{report['engine_only_frames_per_s'] or 0:.1f} frames/s engine alone on the same frames "
-        f"(ratio {report['replay_over_engine_throughput'] or 0:.2f})",
+        _throughput_line(report),
     ]
     if report["stopped_by_error"]:
         lines.append(f"- **stopped early**: {report['stopped_by_error']}")
@@ -149,17 +152,76 @@ def markdown(report: dict) -> str:
             )
     for name, m in report["metrics"].items():
         c = m.get("components", {})
+        what = (
+            "exact pixel metrics, %; SMIYC anomaly-track components at the best-F1 threshold"
+            if "bounds" not in m
+            else f"pixel metrics from {m['bins']}-bin score histograms, %, each exact value "
+            f"within the bounds row; SMIYC anomaly-track components at the model's threshold "
+            f"{c.get('threshold', float('nan')):.4g}"
+        )
         lines += [
             "",
-            f"Metrics of `{name}` over {report['frames_labelled']} labelled frames (exact pixel "
-            "metrics, %; SMIYC anomaly-track components at the best-F1 threshold):",
+            f"Metrics of `{name}` over {report['frames_labelled']} labelled frames ({what}):",
             "",
             "| AP | FPR95 | AUROC | best F1 | sIoU | PPV | mean F1 |",
             "|---|---|---|---|---|---|---|",
             f"| {_pct(m['ap'])} | {_pct(m['fpr95'])} | {_pct(m['auroc'])} | {_pct(m['best_f1'])} "
             f"| {_pct(c.get('siou'))} | {_pct(c.get('ppv'))} | {_pct(c.get('mean_f1'))} |",
         ]
+        if "bounds" in m:
+            b = m["bounds"]
+            cells = [_interval(b.get(key)) for key in ("ap", "fpr95", "auroc", "best_f1")]
+            lines.append(f"| {' | '.join(cells)} | | | |")
+    if report.get("fleet"):
+        lines += fleet_lines(report["fleet"])
     return "\n".join(lines) + "\n"
+
+
+def _interval(bound: list[float] | None) -> str:
+    return "n/a" if bound is None else f"[{_pct(bound[0])}, {_pct(bound[1])}]"
+
+
+def _throughput_line(report: dict) -> str:
+    """Replay frames/s, and the engine alone on the same frames where it was timed."""
+    line = f"- throughput: {report['replay_frames_per_s'] or 0:.1f} frames/s replayed"
+    if report["engine_only_frames_per_s"] is None:
+        return line
+    return (
+        f"{line}, {report['engine_only_frames_per_s']:.1f} frames/s engine alone on the same "
+        f"frames (ratio {report['replay_over_engine_throughput'] or 0:.2f})"
+    )
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fleet_lines(fleet: dict) -> list[str]:
+    """report.md's fleet part: totals, a row per bag, the failed bags with their reasons."""
+    lines = [
+        "",
+        f"**Fleet** of {fleet['bags']} bags on {fleet['workers']} workers in "
+        f"{fleet['wall_s']:.1f} s ({_num(fleet['frames_per_s'])} frames/s; "
+        f"{fleet['cluster_start_s']:.1f} s of it starting the cluster): "
+        f"{fleet['bags_done']} replayed, {fleet['bags_skipped_complete']} complete before "
+        f"(skipped), {fleet['bags_failed']} failed. Pooled metrics above: the bags that finished.",
+        "",
+        "| bag | status | frames | processed | skipped (why) | labelled | AP % | FPR95 % | "
+        "AUROC % | frames/s | model load s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in fleet["per_bag"]:
+        why = ", ".join(f"{k}: {v}" for k, v in r["frames_skipped"].items()) or "none"
+        lines.append(
+            f"| {r['bag']} | {r['status']} | {r['frames_in']} | {r['frames_processed']} | {why} "
+            f"| {r['frames_labelled']} | {_pct(r['ap'])} | {_pct(r['fpr95'])} | "
+            f"{_pct(r['auroc'])} | {_num(r['frames_per_s'])} | {_num(r['model_load_s'], 2)} | "
+            f"{_num(r['max_rss_mb'], 0)} |"
+        )
+    if fleet["failed"]:
+        lines += ["", "Failed bags (logs in logs/):", ""]
+        lines += [f"- {bag}: {reason}" for bag, reason in fleet["failed"].items()]
+    return lines
 
 
 def write_report(result: ReplayResult, folder: Path, report: dict) -> str:

@@ -171,6 +171,7 @@ class ReplayOptions:
     color: bool = True
     overlay: bool = True
     samples: int = 4  # overlay frames kept for the report
+    engine_timing_frames: int = ENGINE_SAMPLE_FRAMES  # frames timed through the engine alone
 
     def labels_specs(self) -> list[LabelsSpec]:
         """Every labels topic asked for, `labels` then `labels_topic`, with global names."""
@@ -318,27 +319,33 @@ class ReplaySession:
 
         return pair_labels(specs, cameras, frame_id_of, str(reader.path))
 
-    def run(self) -> ReplayResult:
+    def run(self, scored: Any = None) -> ReplayResult:
         """Replay every bag into one output bag; a mid-bag error ends the replay but keeps what
-        was written (the error is in `result.error`)."""
+        was written (the error is in `result.error`). Labelled frames go to `scored` (with
+        `add(label, maps, where)` and `metrics(curve_points)`; default: the exact ScoredFrames)."""
         from dense_ood_ros.metrics.spill import ScoredFrames
 
-        started = time.perf_counter()
+        if scored is not None:
+            return self._run(scored)
         with tempfile.TemporaryDirectory(prefix="dense_ood_replay_") as spill:
-            scored = ScoredFrames(Path(spill), [self.result.score_name], COMPONENT_TRACK)
-            writer = WriteBehind(self.options, self._stage("write"))
-            try:
-                for bag in self.options.bags:
-                    if self._done():
-                        break
-                    self._replay_bag(bag, writer, scored)
-            except (BagError, MetricsError) as exc:
-                self.result.error = first_line(exc)
-            finally:
-                writer.close()
-            self.result.messages_written = writer.messages
-            self.result.wall_s = time.perf_counter() - started
-            self.result.metrics = scored.metrics(curve_points=CURVE_POINTS)
+            return self._run(ScoredFrames(Path(spill), [self.result.score_name], COMPONENT_TRACK))
+
+    def _run(self, scored: Any) -> ReplayResult:
+        """The replay proper, labelled frames going to `scored`."""
+        started = time.perf_counter()
+        writer = WriteBehind(self.options, self._stage("write"))
+        try:
+            for bag in self.options.bags:
+                if self._done():
+                    break
+                self._replay_bag(bag, writer, scored)
+        except (BagError, MetricsError) as exc:
+            self.result.error = first_line(exc)
+        finally:
+            writer.close()
+        self.result.messages_written = writer.messages
+        self.result.wall_s = time.perf_counter() - started
+        self.result.metrics = scored.metrics(curve_points=CURVE_POINTS)
         self._time_engine_alone()
         return self.result
 
@@ -429,7 +436,7 @@ class ReplaySession:
             result.class_pixels += counts[: result.class_pixels.size]
         for stage, ms in {**processed.timings_ms, **laps}.items():
             result.stages_ms.setdefault(stage, []).append(ms)
-        if len(self._engine_inputs) < ENGINE_SAMPLE_FRAMES:
+        if len(self._engine_inputs) < self.options.engine_timing_frames:
             self._engine_inputs.append(resize_to(rgb, self.pipeline.contract.input_hw))
         if len(result.samples) < self.options.samples:
             result.samples.append((frame.camera, rgb, processed.overlay))

@@ -20,6 +20,16 @@ report.json, report.md (with the scored frames per labelled camera), PR and ROC 
 sample overlays. Errors are one line on stderr (exit status 2); a bag that cannot be read on,
 or NaN or infinite scores on a labelled frame (the line names bag, topic and stamp), end the
 replay with status 1 and keep the frames before it in OUT_BAG and the report.
+
+IN_BAG is a bag, a folder searched for bags (rosbag2 folders with metadata.yaml, .mcap, .db3,
+.bag), or @LIST (a file of paths, one a line). Alone, every bag goes through this process into
+one OUT_BAG, with exact pooled metrics. As a fleet (--workers N: a local Ray cluster of N
+workers; --ray-address ADDR: an existing cluster; pip install 'dense_ood_ros[fleet]'), each bag
+is one Ray task writing its own output bag under --output, mirroring the input tree; a complete
+bag is skipped when the same command runs again, and a bag that fails is reported and does not
+stop the others (exit status 1 when any failed). Fleet metrics merge 2**16-bin score histograms:
+the report gives each binned metric with an interval that holds the exact value, and the SMIYC
+components at the model's threshold (the pooled best-F1 threshold is only known after the merge).
 """
 
 from __future__ import annotations
@@ -28,9 +38,13 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.tools.outputs import OutputExistsError, check_output_folder
+
+if TYPE_CHECKING:
+    from dense_ood_ros.replay.session import ReplayOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +53,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
     from dense_ood_ros.replay.bag_output import STORAGES
 
-    parser.add_argument("bags", nargs="+", type=Path, metavar="IN_BAG", help="bags to replay")
+    parser.add_argument(
+        "bags",
+        nargs="+",
+        metavar="IN_BAG",
+        help="bags to replay: bag paths, folders searched for bags, or @LIST (one path a line, "
+        "relative to LIST's folder)",
+    )
     parser.add_argument(
         "--model", type=Path, default=default_demo_model(), help="contract-1 model (.onnx)"
     )
-    parser.add_argument("--output", required=True, type=Path, help="output bag folder")
+    parser.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help="output bag folder (a fleet: the folder its output bags mirror the input tree in)",
+    )
     parser.add_argument(
         "--topics",
         nargs="+",
@@ -88,9 +113,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-overlay", action="store_true", help="skip overlay")
     parser.add_argument("--samples", type=int, default=4, help="overlay frames saved in the report")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing output bag and report"
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output bag and report (a fleet: also replace complete output "
+        "bags and those of another run; without it a rerun skips complete bags)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="replay as a fleet on a local Ray cluster of N workers, one bag per task (needs "
+        "pip install 'dense_ood_ros[fleet]'; --max-frames then counts per bag)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="replay as a fleet on the running Ray cluster at ADDR (e.g. HEAD:6379 after "
+        "`ray start --head`; bags, model and --output at the same paths on every node)",
+    )
 
 
 def _fail(message: str) -> int:
@@ -121,29 +164,24 @@ def prepare_output_bag(path: Path, overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.engine import load_engine
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.replay.inputs import expand
     from dense_ood_ros.replay.pairing import parse_labels_pair
     from dense_ood_ros.replay.report import report_dict, write_report
-    from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
+    from dense_ood_ros.replay.session import ReplaySession
 
     if args.max_frames is not None and args.max_frames <= 0:
         return _fail("--max-frames must be > 0")
+    if args.workers is not None and args.workers <= 0:
+        return _fail("--workers must be > 0")
     try:
         labels = [parse_labels_pair(text) for text in args.labels]
+        if args.workers is not None or args.ray_address is not None:
+            return _run_fleet(args, labels)
+        bags = [bag for bag, _ in expand(args.bags)]
     except DenseOodError as exc:
         return _fail_on(exc)
-    options = ReplayOptions(
-        bags=args.bags,
-        output=args.output,
-        topics=args.topics,
-        labels_topic=args.labels_topic,
-        labels=labels,
-        max_frames=args.max_frames,
-        storage=args.storage,
-        copy_inputs=args.copy_inputs,
-        color=not args.no_color,
-        overlay=not args.no_overlay,
-        samples=args.samples,
-    )
+    options = _options(args, labels)
+    options.bags = bags
     try:
         if args.report is not None:
             check_output_folder(args.report, args.overwrite, "--report")
@@ -153,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         session.check()
         prepare_output_bag(args.output, args.overwrite)
         result = session.run()
-        report = report_dict(result, [str(b) for b in args.bags], str(args.output), str(args.model))
+        report = report_dict(result, [str(b) for b in bags], str(args.output), str(args.model))
         text = write_report(result, args.report, report) if args.report else None
     except (DenseOodError, OSError) as exc:
         return _fail_on(exc)
@@ -165,6 +203,98 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _options(args: argparse.Namespace, labels: list) -> ReplayOptions:
+    """The replay options of the command line, without bags (a fleet sets them per task)."""
+    from dense_ood_ros.replay.session import ReplayOptions
+
+    return ReplayOptions(
+        bags=[],
+        output=args.output,
+        topics=args.topics,
+        labels_topic=args.labels_topic,
+        labels=labels,
+        max_frames=args.max_frames,
+        storage=args.storage,
+        copy_inputs=args.copy_inputs,
+        color=not args.no_color,
+        overlay=not args.no_overlay,
+        samples=args.samples,
+    )
+
+
+def _fleet_report_folder(args: argparse.Namespace) -> Path:
+    """--report, else OUTPUT/.dense_ood_fleet/report. A previous fleet report is rewritten
+    (it is made from every bag's marker, so nothing is lost); another folder needs --overwrite."""
+    from dense_ood_ros.replay.fleet import STATE_DIR
+
+    folder = args.report if args.report is not None else args.output / STATE_DIR / "report"
+    if not _is_fleet_report(folder / "report.json"):
+        check_output_folder(folder, args.overwrite, "--report")
+    return folder
+
+
+def _is_fleet_report(path: Path) -> bool:
+    """`path` is the report.json of an earlier fleet."""
+    import json
+
+    try:
+        return isinstance(json.loads(path.read_text()).get("fleet"), dict)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _run_fleet(args: argparse.Namespace, labels: list) -> int:
+    """The bags as a fleet on Ray; status 1 when any bag failed."""
+    from dense_ood_ros.replay.fleet import (
+        Cluster,
+        FleetSettings,
+        fleet_section,
+        import_ray,
+        run_fleet,
+        write_logs,
+    )
+    from dense_ood_ros.replay.inputs import input_bags
+    from dense_ood_ros.replay.report import finite, report_dict, write_report
+
+    import_ray()  # before anything else: one line telling how to install it
+    if not args.model.is_file():
+        return _fail(f"--model {args.model}: no such file")
+    settings = FleetSettings(
+        model=args.model,
+        output=args.output,
+        options=_options(args, labels),
+        backend=args.backend,
+        threshold=args.threshold,
+        output_size=args.output_size,
+        overwrite=args.overwrite,
+    )
+    try:
+        bags = input_bags(args.bags, exclude=args.output)
+        folder = _fleet_report_folder(args)
+        cluster = Cluster(workers=args.workers, address=args.ray_address)
+        progress = None if args.no_progress else _fleet_progress
+        result = run_fleet(bags, settings, cluster, progress)
+        report = report_dict(result.pooled, [str(b.source) for b in bags], str(args.output),
+                             str(args.model))  # fmt: skip
+        report["fleet"] = finite(fleet_section(result))
+        write_logs(result.outcomes, folder)
+        text = write_report(result.pooled, folder, report)
+    except OSError as exc:
+        return _fail_on(exc)
+    print(text)
+    print(f"wrote {args.output}/ and {folder}/")
+    failed = report["fleet"]["failed"]
+    for bag, reason in failed.items():
+        print(f"dense-ood replay: bag {bag} failed: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _fleet_progress(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="fleet", unit="frame", disable=None)
 
 
 def _progress(frames, total: int):
