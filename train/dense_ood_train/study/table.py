@@ -219,6 +219,12 @@ def _class_names(run: Path, count: int) -> tuple[str, ...]:
     return names if len(names) == count else tuple(f"class_{i}" for i in range(count))
 
 
+def _mean_iou(values: tuple[float, ...]) -> str:
+    """Mean IoU in percent over the seeds where the class was scored, or 'n/a'."""
+    scored = [v for v in values if math.isfinite(v)]
+    return f"{100 * sum(scored) / len(scored):.1f}" if scored else "n/a"
+
+
 def segmentation_lines(study: Study, output: Path) -> list[str]:
     """mIoU and IoU per class on each fit's own validation (the whole val split), mean over
     seeds: what the negatives cost the segmenter, class by class."""
@@ -235,8 +241,7 @@ def segmentation_lines(study: Study, output: Path) -> list[str]:
                 class_ious.append([math.nan if v is None else v for v in val["class_iou"]])
                 names = names or _class_names(run, len(val["class_iou"]))
         if class_ious:
-            per_class = np.nanmean(np.asarray(class_ious, dtype=float), axis=0)
-            cells = " | ".join(f"{100 * v:.1f}" for v in per_class)
+            cells = " | ".join(_mean_iou(column) for column in zip(*class_ious, strict=True))
             rows.append(f"| {config.name} | {len(mious)} | {mean_spread(mious)} | {cells} |")
     if not rows:
         return []
