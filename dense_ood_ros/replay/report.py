@@ -25,20 +25,15 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
     """NaN and inf -> None, recursively (strict JSON)."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def finite(value: Any) -> Any:
-    """NaN and inf -> None, recursively (strict JSON)."""
-    return _finite(value)
 
 
 def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str) -> dict:
@@ -47,7 +42,7 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         name: {k: v for k, v in m.items() if k != "curves"} for name, m in result.metrics.items()
     }
     ratio = result.frames_per_s / result.engine_frames_per_s
-    return _finite({
+    return finite({
         "inputs": inputs,
         "output_bag": output,
         "model": model,
