@@ -10,6 +10,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["py.typed"]},  # PEP 561: the package is typed
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -41,20 +42,29 @@ setup(
         "onnxruntime-gpu": ["onnxruntime-gpu>=1.16"],
         # The TensorRT backend and `dense-ood build-engine`: TensorRT 10 or 11, CUDA by cuda-python.
         "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
-        # `dense-ood quantize` (ONNX Runtime's quantizer reads and writes models with onnx).
-        "quantize": ["onnx>=1.14"],
-        "replay": ["rosbags>=0.10", "rosbags-image>=0.9"],
+        # `dense-ood quantize` (ONNX Runtime's quantizer reads and writes models with onnx; its
+        # shape-inference pre-processing needs sympy, which onnxruntime no longer installs).
+        "quantize": ["onnx>=1.14", "sympy"],
+        # rosbags-image is not used: codec.decode_frame decodes bag frames as the node does.
+        "replay": ["rosbags>=0.10"],
         "plots": ["matplotlib>=3.5"],
         # `dense-ood replay --workers N` / `--ray-address ADDR`: a fleet of bags on Ray.
         "fleet": ["ray>=2.9"],
-        "dev": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "scikit-learn>=1.2", "onnx>=1.14"],
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.5",
+            "mypy>=1.10",
+            "scikit-learn>=1.2",
+            "onnx>=1.14",
+            "jsonschema>=4",
+            "import-linter>=2.1",
+        ],
     },
     zip_safe=True,
     maintainer="dense_ood_ros maintainers",
     maintainer_email="maintainers@dense-ood-ros.invalid",
     description="Dense anomaly-aware semantic segmentation node for ROS 2 (NFlowJS).",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "dense_ood_node = dense_ood_ros.node:main",

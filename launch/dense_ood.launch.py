@@ -5,8 +5,9 @@
       image_topics:="['/cam_front/image_raw', '/cam_rear/image_raw']" use_rviz:=true
 
 `params_file` (default: the package's config/dense_ood.yaml) gives every parameter; the
-`model_path` and `image_topics` arguments, when set, override it. The parts are in
-dense_ood_ros.ros.launch_parts, shared with replay.launch.py.
+`model_path` and `image_topics` arguments, when set, override it. RViz shows the first camera's
+outputs; where neither names a camera it shows /camera/image_raw's and the launch log says why.
+The parts are in dense_ood_ros.ros.launch_parts, shared with replay.launch.py.
 """
 
 from __future__ import annotations

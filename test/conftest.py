@@ -1,42 +1,38 @@
-"""Shared fixtures for the runtime tests: small contract-1 models exported by our own exporter."""
+"""Shared fixtures for the runtime tests: small contract-1 models from test/models/.
+
+Those files were exported by our own training exporter (scripts/make_test_models.py; a training
+test keeps them in step with it), so this suite needs neither torch nor dense_ood_train.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: the committed fixture models (see models/README.md)
+MODELS = Path(__file__).resolve().parent / "models"
 
+#: the contract of every fixture model (scripts/make_test_models.py writes the same)
 TINY_CLASSES = ("road", "sidewalk", "car", "sky")
 TINY_PALETTE = ((128, 64, 128), (244, 35, 232), (0, 0, 142), (70, 130, 180))
 TINY_INPUT_HW = (64, 96)
 
 
-def export_tiny_model(path: Path, input_hw: tuple[int, int] = TINY_INPUT_HW, seed: int = 0) -> Path:
-    """Export a small random conv segmenter (4 classes) through the real training exporter."""
-    torch = pytest.importorskip("torch")
-    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
-
-    torch.manual_seed(seed)
-    segmenter = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 16, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(16, 16, 3, padding=2, dilation=2),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(16, len(TINY_CLASSES), 1),
-    )
-    contract = make_contract(
-        TINY_CLASSES, TINY_PALETTE, input_hw, score="jsd", threshold=0.6, extra_scores=True
-    )
-    return export_contract_model(segmenter, path, contract)
+def fixture_model(name: str, folder: Path) -> Path:
+    """A copy of test/models/`name` in `folder`, so that what a test writes beside its model
+    (caches, quantized copies) never lands in the checkout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(MODELS / name, folder / name))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A contract-1 ONNX model, 64x96 input, JSD score plus every extra score."""
-    return export_tiny_model(tmp_path_factory.mktemp("models") / "tiny.onnx")
+    return fixture_model("tiny.onnx", tmp_path_factory.mktemp("models"))
 
 
 def write_pictures(folder: Path, count: int, seed: int = 0) -> Path:

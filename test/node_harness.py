@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from dense_ood_ros.tools import node_process
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_NAME = "dense_ood"
-NODE_COMMAND = (sys.executable, "-m", "dense_ood_ros.node", "--ros-args")
 
 # Every test process talks to its nodes over localhost only.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -34,72 +34,23 @@ def pick_domain_id(offset: int) -> int:
 
 
 def node_env(domain_id: int, log_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ROS_DOMAIN_ID=str(domain_id),
-        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-        ROS_LOG_DIR=str(log_dir),
-        RCUTILS_COLORIZED_OUTPUT="0",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    """The node's environment as the tools build it, plus its ROS log folder and plain,
+    unbuffered output."""
+    extra = {"ROS_LOG_DIR": str(log_dir), "RCUTILS_COLORIZED_OUTPUT": "0", "PYTHONUNBUFFERED": "1"}
+    return node_process.node_environment(domain_id, extra)
 
 
-def write_params(path: Path, params: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-    return path
-
-
-class NodeProcess:
-    """`python -m dense_ood_ros.node --ros-args --params-file F` with its output in a file."""
+class NodeProcess(node_process.NodeProcess):
+    """The node with `params` in `domain_id`, started as the tools start it, files in `workdir`."""
 
     def __init__(self, params: dict[str, Any], domain_id: int, workdir: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.params_file = write_params(workdir / "params.yaml", params)
-        self.log_path = workdir / "node.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [*NODE_COMMAND, "--params-file", str(self.params_file)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=node_env(domain_id, workdir / "ros_log"),
-            cwd=ROOT,
+        command, env, log_path = node_process.node_invocation(
+            params, workdir, domain_id=domain_id, env=node_env(domain_id, workdir / "ros_log")
         )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def output(self) -> str:
-        """Everything the node printed so far (it writes straight to the file)."""
-        return self.log_path.read_text(errors="replace")
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the node process, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS in /proc status")
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._log.close()
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
-        """Send `sig` and wait for the exit code (kill after `timeout`, returning -9)."""
-        if self.alive():
-            self.process.send_signal(sig)
-        try:
-            return self.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-            return -9
+        super().__init__(
+            command, env, log_path, cwd=workdir
+        )  # not the checkout: the installed package runs
+        self.params_file = workdir / "params.yaml"
 
 
 def run_node_until_exit(
@@ -150,9 +101,9 @@ def image_msg(rgb: np.ndarray, header: Any, encoding: str = "rgb8") -> Any:
 
 def image_from_msg(msg: Any) -> np.ndarray:
     """The pixels of a received output Image (mono8, rgb8 or 32FC1); the node pads no rows."""
-    from dense_ood_ros.codec.messages import OUTPUT_ENCODINGS, array_from_image_msg
+    from dense_ood_ros.codec.messages import IMAGE_LAYOUTS, array_from_image_msg
 
-    dtype, channels = OUTPUT_ENCODINGS[msg.encoding]
+    dtype, channels = IMAGE_LAYOUTS[msg.encoding]
     assert msg.step == msg.width * channels * dtype.itemsize, (msg.encoding, msg.step, msg.width)
     return array_from_image_msg(msg)
 

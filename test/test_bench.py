@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dense_ood_ros.console.cli import build_parser, run_cli
 from dense_ood_ros.tools import cli
-from dense_ood_ros.tools.cli import build_parser, run_cli
 
 TENSORRT_INSTALLED = importlib.util.find_spec("tensorrt") is not None
 
@@ -31,14 +31,14 @@ def test_help_explains_every_option(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         _bench(["--help"])
     assert info.value.code == 0
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())  # help lines wrap at the terminal width
     for option in (
         "--model", "--height", "--width", "--backend", "--iterations", "--warmup",
         "--encoding", "--no-color", "--no-overlay", "--threshold", "--image", "--json",
-        "--overwrite",
+        "--overwrite", "--no-reduced-decode", "--compare-full-decode", "CompressedImage JPEG",
     ):  # fmt: skip
         assert option in text
-    assert "engine-only" in text.replace("\n", " ") or "Engine only" in text
+    assert "engine-only" in text or "Engine only" in text
 
 
 def test_bench_prints_the_table(tiny_model: Path, capsys) -> None:
@@ -184,9 +184,9 @@ def test_against_compares_engines_on_the_same_frames(tiny_model, int8_tiny_model
 
 
 def test_against_refuses_models_with_another_contract(tiny_model, tmp_path, capsys) -> None:
-    from conftest import export_tiny_model
+    from conftest import fixture_model
 
-    other = export_tiny_model(tmp_path / "wide.onnx", input_hw=(64, 128))
+    other = fixture_model("wide.onnx", tmp_path)  # 64x128 input: another contract
     assert _bench(["--model", str(tiny_model), "--against", str(other)]) == 2
     assert "is not comparable" in capsys.readouterr().err
 
@@ -195,3 +195,32 @@ def test_profile_ops_lists_operator_times(tiny_model, capsys) -> None:
     assert _bench(["--model", str(tiny_model), "--profile-ops", "--iterations", "3"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("tiny.onnx: ") and "| Conv | 3 |" in out
+
+
+def test_jpeg_camera_decodes_at_a_reduced_scale_for_outputs_at_the_model_size(
+    tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    """A JPEG CompressedImage camera: decoded at the smallest 1/2^k scale still covering the
+    model's 64x96 input when outputs are at the model size; at full size otherwise."""
+    args = ["--model", str(tiny_model), "--height", "256", "--width", "384", "--iterations",
+            "2", "--warmup", "0", "--encoding", "jpeg", "--overwrite"]  # fmt: skip
+    decoded = {}
+    for name, extra in (
+        ("reduced", ["--output-size", "model", "--compare-full-decode"]),
+        ("full", ["--output-size", "model", "--no-reduced-decode"]),
+        ("camera", ["--output-size", "camera"]),
+    ):
+        report_path = tmp_path / f"{name}.json"
+        assert _bench([*args, *extra, "--json", str(report_path)]) == 0
+        out = capsys.readouterr().out
+        assert "camera 256x384 jpeg" in out and "overhead of the full path" in out
+        report = json.loads(report_path.read_text())
+        assert report["encoding"] == "jpeg" and report["stages_ms"]["decode"]["mean"] > 0
+        decoded[name] = report["decoded_hw"]
+        if name == "reduced":  # the before, timed in the same rounds
+            before = report["full_decode"]
+            assert before["decoded_hw"] == [256, 384] and "decoded at full size (256x384)" in out
+            assert before["stages_ms"]["total"]["mean"] > 0 and before["non_engine_ms"] > 0
+        else:
+            assert "full_decode" not in report
+    assert decoded == {"reduced": [64, 96], "full": [256, 384], "camera": [256, 384]}

@@ -53,7 +53,7 @@ def test_node_at_model_size_republishes_scaled_camera_info(
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
-    from dense_ood_ros.ros.topics import output_topics
+    from dense_ood_ros.topics import output_topics
 
     camera = "/cam_i/image_raw"
     domain_id = pick_domain_id(13)

@@ -16,9 +16,10 @@ from dense_ood_ros.model.contract import (
     KEY_THRESHOLD_RULE,
     ContractError,
     ModelContract,
-    plan_metadata_path,
     read_contract,
 )
+from dense_ood_ros.model.errors import PlanSidecarError
+from dense_ood_ros.model.plan_file import is_plan_file, plan_metadata_path
 
 onnx = pytest.importorskip("onnx")
 
@@ -130,8 +131,9 @@ def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
     from dense_ood_ros.engine.engine_key import EngineKey, PlanSidecar
 
     plan = tmp_path / "model.plan"
+    assert "no such model file" in _one_line_error(plan)
     plan.write_bytes(b"engine bytes")
-    assert "no metadata sidecar" in _one_line_error(plan)
+    assert "no model.plan.json beside it" in _one_line_error(plan)
     meta = {p.key: p.value for p in onnx.load(str(tiny_model)).metadata_props}
     key = EngineKey("ab" * 32, "10.8.0", "NVIDIA H200", "9.0", "fp16", {"image": [[1, 64, 96, 3]]})
     PlanSidecar(meta, key, str(tiny_model), 12.5).write(plan)
@@ -140,7 +142,38 @@ def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
     assert from_plan.input_hw == from_onnx.input_hw
     assert from_plan.threshold == from_onnx.threshold
     np.testing.assert_array_equal(from_plan.palette, from_onnx.palette)
-    plan_metadata_path(plan).write_text("[1, 2]")
-    assert "unreadable metadata" in _one_line_error(plan)
-    plan_metadata_path(plan).write_text('{"metadata": 3}')
-    assert "no 'metadata' object" in _one_line_error(plan)
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        ("{not json", "unreadable plan sidecar (Expecting property name"),
+        ("[1, 2]", "not a dense_ood plan sidecar (no sidecar_version)"),
+        ('{"metadata": {}}', "not a dense_ood plan sidecar (no sidecar_version)"),
+        ('{"sidecar_version": 0, "metadata": {}}', "plan sidecar version 0, this runtime reads 1"),
+        ('{"sidecar_version": "1"}', "plan sidecar version '1', this runtime reads 1"),
+        ('{"sidecar_version": 1, "metadata": 3}', "no 'metadata' object"),
+        ('{"sidecar_version": 1, "metadata": {}}', "no 'engine_key' object"),
+    ],
+)
+def test_a_bad_plan_sidecar_is_one_line_for_every_reader(
+    tiny_model: Path, tmp_path: Path, stored: str, message: str
+) -> None:
+    """read_contract (bench, demo) and the engine's sidecar reader refuse alike."""
+    from dense_ood_ros.engine.engine_key import PlanSidecar
+
+    plan = tmp_path / "model.engine"
+    plan.write_bytes(b"engine bytes")
+    plan_metadata_path(plan).write_text(stored)
+    assert message in _one_line_error(plan)
+    with pytest.raises(PlanSidecarError) as info:
+        PlanSidecar.read(plan)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_which_files_are_plans(tmp_path: Path) -> None:
+    for name in ("m.plan", "m.engine", "m.trt", "models/m.fp16.b2.plan"):
+        assert is_plan_file(tmp_path / name) and is_plan_file(name)
+    for name in ("m.onnx", "m.plan.json", "m.onnx.plan.calib", "plan", "m.planx"):
+        assert not is_plan_file(name)
+    assert plan_metadata_path("a/m.fp32.b1.plan") == Path("a/m.fp32.b1.plan.json")

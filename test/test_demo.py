@@ -10,7 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from dense_ood_ros.codec.image_codec import image_files, read_rgb
+from dense_ood_ros.console.cli import build_parser
 from dense_ood_ros.tools import demo
+from dense_ood_ros.tools.cli import COMMANDS
 from dense_ood_ros.tools.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +28,35 @@ def _images(folder: Path) -> Path:
     return folder
 
 
-def test_defaults_point_into_the_repository() -> None:
-    assert demo.DEFAULT_MODEL == ROOT / "models" / "camvid_nflowjs.onnx"
-    assert demo.DEFAULT_IMAGES == ROOT / "data" / "samples"
+def test_defaults_serve_the_bundled_model_on_the_sample_frames(tmp_path: Path) -> None:
+    """`dense-ood demo` without --model and --images: a readable model and frames to publish."""
+    parser = build_parser("dense-ood", "test", {"demo": COMMANDS["demo"]})
+    args = parser.parse_args(["demo", "--output", str(tmp_path / "out")])
+    frames = demo._check_inputs(args)
+    assert len(frames) >= 5 and all(read_rgb(path).shape[2] == 3 for path in frames)
+    contract = demo._read_contract(args.model)
+    assert contract.num_classes == len(contract.class_names) > 1
+    assert min(contract.input_hw) > 0
+
+
+def test_node_and_demo_get_the_shipped_fastdds_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped profile, with a segment holding a few of the sample frames and their five
+    outputs (15 bytes a pixel); a profile the user set wins."""
+    import xml.etree.ElementTree as ET
+
+    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = demo._fastdds_env()
+    path = Path(env["FASTRTPS_DEFAULT_PROFILES_FILE"])
+    assert path.read_bytes() == (ROOT / "config" / "fastdds_large_frames.xml").read_bytes()
+    assert env["FASTDDS_DEFAULT_PROFILES_FILE"] == str(path)
+    segment = next(e for e in ET.parse(path).iter() if e.tag.endswith("segment_size"))
+    pixels = max(
+        read_rgb(f).shape[0] * read_rgb(f).shape[1] for f in image_files(demo.DEFAULT_IMAGES)
+    )
+    assert int(segment.text or 0) >= 3 * 15 * pixels
+    monkeypatch.setenv("FASTRTPS_DEFAULT_PROFILES_FILE", "/my/profile.xml")
+    assert demo._fastdds_env() == {}
 
 
 @pytest.mark.parametrize(

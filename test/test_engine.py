@@ -172,3 +172,26 @@ def test_input_size_must_match_the_contract(tmp_path: Path) -> None:
     path = _graph_model(tmp_path / "size.onnx", contract_hw=(HEIGHT, WIDTH + 2))
     with pytest.raises(EngineError, match=f"width is {WIDTH}, the contract needs {WIDTH + 2}"):
         load_engine(path, "onnxruntime")
+
+
+@pytest.mark.parametrize("package", ["dense_ood_ros.engine", "dense_ood_ros.model"])
+def test_every_error_of_the_package_is_exported(package: str) -> None:
+    """Callers catch by kind from the package itself: every DenseOodError class defined in one
+    of its modules is in its __all__ (and a DenseOodError and a builtin)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from dense_ood_ros.errors import DenseOodError
+
+    root = importlib.import_module(package)
+    defined = set()
+    for info in pkgutil.iter_modules(root.__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name, value in vars(module).items():
+            own = inspect.isclass(value) and value.__module__ == module.__name__
+            if own and issubclass(value, DenseOodError):
+                defined.add(name)
+                assert issubclass(value, (ValueError, RuntimeError, OSError)), name
+    assert defined and defined <= set(root.__all__)
+    assert all(getattr(root, name).__name__ == name for name in defined)

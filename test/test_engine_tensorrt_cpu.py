@@ -1,5 +1,6 @@
 """The TensorRT path as far as a machine without a GPU can take it: engine keys, the sidecar,
-when a plan is used, rebuilt or refused, the `auto` fallback, and the clear errors.
+when a plan is used, rebuilt or refused, the timing cache a build uses, the `auto` fallback,
+and the clear errors.
 
 The decisions take the machine (TensorRT version, GPU) as an argument, so a plan "built for
 another GPU" is a real sidecar written by our code, read back by our code; no TensorRT runs.
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from dense_ood_ros.engine import EngineError, load_engine, tensorrt_unavailable
+from dense_ood_ros.engine import (
+    EngineError,
+    PlanSidecarError,
+    build_options,
+    load_engine,
+    tensorrt_unavailable,
+)
 from dense_ood_ros.engine.engine_key import (
     EngineKey,
     Machine,
@@ -23,7 +30,11 @@ from dense_ood_ros.engine.engine_key import (
     plan_decision,
     sha256_of,
 )
-from dense_ood_ros.engine.tensorrt_build import network_recipe
+from dense_ood_ros.engine.tensorrt_build import (
+    attach_timing_cache,
+    network_recipe,
+    save_timing_cache,
+)
 from dense_ood_ros.model.contract import (
     INPUT_NAME,
     KEY_THRESHOLD,
@@ -126,11 +137,95 @@ def test_plan_without_or_with_a_broken_sidecar(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="no such plan file"):
         plan_decision(plan, H200, max_batch=1)
     plan.write_bytes(b"engine")
-    with pytest.raises(EngineError, match=r"no lonely\.plan\.json beside it"):
+    with pytest.raises(PlanSidecarError, match=r"no lonely\.plan\.json beside it"):
         plan_decision(plan, H200, max_batch=1)
-    plan.with_name("lonely.plan.json").write_text('{"sidecar_version": 1, "metadata": {}}')
-    with pytest.raises(EngineError, match="malformed engine key"):
+    sidecar = plan.with_name("lonely.plan.json")
+    sidecar.write_text('{"sidecar_version": 1, "metadata": {}, "engine_key": {"gpu_name": 1}}')
+    with pytest.raises(PlanSidecarError, match=r"lonely\.plan\.json: malformed engine key"):
         plan_decision(plan, H200, max_batch=1)
+    sidecar.write_text('{"sidecar_version": 2, "metadata": {}, "engine_key": {}}')
+    with pytest.raises(PlanSidecarError, match="plan sidecar version 2, this runtime reads 1"):
+        plan_decision(plan, H200, max_batch=1)
+
+
+@pytest.mark.parametrize("suffix", [".plan", ".engine", ".trt"])
+def test_every_plan_suffix_is_a_plan_to_every_reader(onnx: Path, suffix: str) -> None:
+    plan = onnx.with_name(f"deployed{suffix}")
+    _fake_build(onnx, plan, ORIN)
+    assert read_contract(plan).class_names == read_contract(onnx).class_names
+    assert plan_decision(plan, ORIN, max_batch=1).action == "use"
+    with pytest.raises(EngineError, match=r"is a TensorRT plan: ONNX Runtime runs \.onnx"):
+        load_engine(plan, "onnxruntime")
+
+
+def test_node_builds_use_the_timing_cache_of_the_plan_folder(onnx: Path, tmp_path: Path) -> None:
+    first = plan_decision(onnx, H200, max_batch=2)
+    assert build_options(first, 2).timing_cache == onnx.parent / "timing.cache"
+    assert (build_options(first, 2).precision, build_options(first, 2).max_batch) == ("fp32", 2)
+    cache = tmp_path / "engine_cache"
+    cached = plan_decision(onnx, H200, max_batch=1, cache_dir=cache, precision="fp16")
+    assert build_options(cached, 1).timing_cache == cache / "timing.cache"
+    deployed = tmp_path / "deployed" / "model.plan"
+    _fake_build(onnx, deployed, ORIN)
+    rebuild = plan_decision(deployed, H200, max_batch=1)  # another GPU: rebuilt in place
+    assert rebuild.action == "build"
+    assert build_options(rebuild, 1).timing_cache == deployed.parent / "timing.cache"
+
+
+class _TimingCache:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def serialize(self) -> memoryview:
+        return memoryview(self.data + b"|this build's timings")
+
+
+class _BuilderConfig:
+    """The timing-cache calls of TensorRT 10's IBuilderConfig, not TensorRT itself:
+    create_timing_cache raises on bytes it cannot parse, set_timing_cache returns False for a
+    cache of another GPU. test_tensorrt_gpu.py checks the real file on a GPU."""
+
+    def __init__(self) -> None:
+        self.cache: _TimingCache | None = None
+
+    def create_timing_cache(self, data: bytes) -> _TimingCache:
+        if data.startswith(b"corrupt"):
+            raise RuntimeError("cannot deserialize the timing cache")
+        return _TimingCache(bytes(data))
+
+    def set_timing_cache(self, cache: _TimingCache, ignore_mismatch: bool) -> bool:
+        assert ignore_mismatch is False  # timings of another GPU would mislead the builder
+        if cache.data.startswith(b"other GPU"):
+            return False
+        self.cache = cache
+        return True
+
+    def get_timing_cache(self) -> _TimingCache | None:
+        return self.cache
+
+
+def test_timing_cache_file_is_started_reused_and_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "timing.cache"
+    first = _BuilderConfig()
+    assert attach_timing_cache(first, path) is False  # no file yet: an empty cache
+    assert first.cache is not None and first.cache.data == b""
+    save_timing_cache(first, path)
+    assert path.read_bytes() == b"|this build's timings"
+
+    second = _BuilderConfig()
+    assert attach_timing_cache(second, path) is True
+    assert second.cache is not None and second.cache.data == b"|this build's timings"
+    save_timing_cache(second, path)
+    assert path.read_bytes() == b"|this build's timings|this build's timings"
+
+    for stale in (b"other GPU's timings", b"corrupt bytes"):
+        path.write_bytes(stale)
+        config = _BuilderConfig()
+        assert attach_timing_cache(config, path) is False
+        assert config.cache is not None and config.cache.data == b""
+        save_timing_cache(config, path)
+        assert path.read_bytes() == b"|this build's timings"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["timing.cache"]  # no partial file
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from dense_ood_ros.metrics import component_metrics, pixel_metrics
-from dense_ood_ros.metrics.summary import BINS, ComponentCounts, ScoreHistogram, ScoreSummary
+from dense_ood_ros.metrics.summary import (
+    BINS,
+    ComponentCounts,
+    ScoreHistogram,
+    ScoreSummary,
+    load_summary,
+    save_summary,
+)
 
 KEYS = ("ap", "fpr95", "auroc", "best_f1")
 
@@ -61,7 +68,7 @@ def test_merged_histograms_equal_one_histogram_and_survive_saving(tmp_path: Path
     assert out_of_range.clipped == 2 and out_of_range.neg.sum() == 4
 
 
-def test_component_counts_equal_component_metrics() -> None:
+def test_component_counts_equal_component_metrics(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     labels, scores = [], []
     for _ in range(3):
@@ -81,9 +88,13 @@ def test_component_counts_equal_component_metrics() -> None:
     for score, label in zip(scores[1:], labels[1:], strict=True):
         rest.add(label, {"jsd": score})
     expected = component_metrics(scores, labels, 0.6)
+    save_summary(tmp_path / "summary.npz", split.merge(rest))
+    reloaded = load_summary(tmp_path / "summary.npz")
+    assert reloaded.frames == summary.frames == 3
     for got in (
         summary.metrics()["jsd"]["components"],
         split.merge(rest).metrics()["jsd"]["components"],
+        reloaded.metrics()["jsd"]["components"],
     ):
         for key in ("siou", "ppv", "mean_f1"):
             assert got[key] == pytest.approx(expected[key], abs=1e-12), key

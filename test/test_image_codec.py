@@ -15,7 +15,14 @@ from dense_ood_ros.codec.image_codec import (
     decode_compressed,
     decode_raw,
     encode_raw,
+    image_files,
+    is_depth_encoding,
+    jpeg_reduction,
+    jpeg_size,
+    strided_rows,
 )
+from dense_ood_ros.codec.resize import resize_to
+from dense_ood_ros.model.bundled import sample_frames_dir
 
 HEIGHT, WIDTH = 6, 10
 LOSSLESS = ("rgb8", "bgr8", "rgba8", "bgra8")
@@ -221,3 +228,73 @@ def test_corrupt_png_truncated(rng) -> None:
 def test_empty_and_depth_compressed_images() -> None:
     assert "empty" in _compressed_error(b"", "jpeg")
     assert "not supported" in _compressed_error(b"\x00" * 20, "16UC1; compressedDepth png")
+
+
+def test_depth_and_data_encodings() -> None:
+    for encoding in ("16UC1", "16SC1", "32SC1", "32FC1", "64FC1", "32fc1", " 16UC1 "):
+        assert is_depth_encoding(encoding), encoding
+    for encoding in ("rgb8", "mono16", "8UC1", "8UC3", "bayer_rggb8", "", "32"):
+        assert not is_depth_encoding(encoding), encoding
+    # a PNG of a 32-bit integer image (image_transport's format) is refused as data, not decoded
+    png = _encode(np.zeros((4, 4, 3), np.uint8), ".png")
+    assert "32sc1 is a depth/data image" in _compressed_error(png, "32SC1; png compressed")
+
+
+def test_strided_rows_is_a_view_without_the_padding() -> None:
+    data = bytearray(range(2 * 7))  # 2 rows of 5 bytes, 2 padding bytes each
+    rows = strided_rows(data, 2, 5, 7)
+    np.testing.assert_array_equal(rows, [[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]])
+    assert np.shares_memory(rows, np.frombuffer(data, np.uint8))
+    with pytest.raises(ImageDecodeError, match="too short"):
+        strided_rows(data[:-1], 2, 5, 7)
+    with pytest.raises(ImageDecodeError, match="step 4 is less than the 5 bytes of a row"):
+        strided_rows(data, 2, 5, 4)
+
+
+def test_jpeg_size_reads_the_frame_header(rng) -> None:
+    rgb = _smooth(rng, 37, 53)
+    for params in ([], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1], [cv2.IMWRITE_JPEG_OPTIMIZE, 1]):
+        ok, jpeg = cv2.imencode(".jpg", rgb, params)
+        assert ok and jpeg_size(jpeg.reshape(-1)) == (37, 53)
+    for path in image_files(sample_frames_dir()):  # camera JPEGs with their APP segments
+        header = jpeg_size(np.fromfile(path, np.uint8))
+        assert header == cv2.imread(str(path)).shape[:2], path
+    assert jpeg_size(np.frombuffer(_encode(rgb, ".png"), np.uint8)) is None
+    assert jpeg_size(np.frombuffer(b"\xff\xd8\xff\xda garbage", np.uint8)) is None
+    assert jpeg_size(np.frombuffer(b"\xff\xd8\xff", np.uint8)) is None
+
+
+@pytest.mark.parametrize(
+    ("min_hw", "factor"),
+    [((270, 480), 2), ((135, 240), 4), ((68, 120), 8), ((271, 480), 1), ((270, 481), 1),
+     ((540, 960), 1), ((1080, 1920), 1), ((10, 10), 8)],
+)  # fmt: skip
+def test_jpeg_reduction_keeps_at_least_min_hw(min_hw: tuple[int, int], factor: int) -> None:
+    jpeg = np.fromfile(sample_frames_dir() / "solidWhiteCurve.jpg", np.uint8)  # 540x960
+    assert jpeg_reduction(jpeg, min_hw) == factor
+    decoded = decode_compressed(jpeg, "jpeg", min_hw)
+    # libjpeg's scaled size: ceil(side / factor)
+    assert decoded.shape == (-(-540 // factor), -(-960 // factor), 3)
+    assert decoded.shape[0] >= min(min_hw[0], 540) and decoded.shape[1] >= min(min_hw[1], 960)
+
+
+@pytest.mark.parametrize("min_hw", [(270, 480), (135, 240)])
+def test_reduced_jpeg_decode_is_nearly_full_decode_and_resize(min_hw: tuple[int, int]) -> None:
+    for path in image_files(sample_frames_dir()):
+        data = path.read_bytes()
+        full = decode_compressed(data, "jpeg")
+        reduced = decode_compressed(data, "jpeg", min_hw)
+        factor = full.shape[0] // reduced.shape[0]  # 2 or 4 for 540x960, 2 for 720x1280
+        assert factor > 1 and reduced.shape == (full.shape[0] // factor, full.shape[1] // factor, 3)
+        assert reduced.shape[0] >= min_hw[0] and reduced.shape[1] >= min_hw[1]
+        difference = np.abs(reduced.astype(int) - resize_to(full, reduced.shape[:2]))
+        assert difference.mean() < 0.5, path  # measured 0.17-0.25
+        assert np.percentile(difference, 99) <= 2, path
+
+
+def test_full_size_decode_without_min_hw_and_for_png(rng) -> None:
+    rgb = _smooth(rng, 96, 128)
+    jpeg = _encode(rgb, ".jpg")
+    assert decode_compressed(jpeg, "jpeg").shape == (96, 128, 3)
+    assert decode_compressed(jpeg, "jpeg", None).shape == (96, 128, 3)
+    np.testing.assert_array_equal(decode_compressed(_encode(rgb, ".png"), "png", (12, 16)), rgb)

@@ -5,8 +5,10 @@ The launch files themselves run through the real `ros2 launch` in test_launch_ro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dense_ood_ros.ros.node_config import MODEL_PARAMETERS, PARAMETERS, parse_config
@@ -38,9 +40,30 @@ def test_rviz_config_follows_the_first_camera(tmp_path: Path) -> None:
     topics = {d["Topic"]["Value"] for d in displays if d["Class"] == "rviz_default_plugins/Image"}
     assert topics == {f"/cam_front/dense_ood/{name}" for name in
                       ("overlay", "semantic_color", "anomaly_mask")}  # fmt: skip
-    assert first_camera(str(PARAMS), {}) == "/camera/image_raw"
-    assert first_camera(str(PARAMS), {"image_topics": ["/rear/image_raw"]}) == "/rear/image_raw"
-    assert first_camera(str(tmp_path / "absent.yaml"), {}) == "/camera/image_raw"
+    assert first_camera(str(PARAMS), {}) == ("/camera/image_raw", None)
+    rear = first_camera(str(PARAMS), {"image_topics": ["/rear/image_raw"]})
+    assert rear == ("/rear/image_raw", None)
+
+
+def test_first_camera_says_why_it_falls_back_to_the_default(tmp_path: Path) -> None:
+    from dense_ood_ros.ros.launch_parts import DEFAULT_CAMERA, first_camera
+
+    absent = tmp_path / "absent.yaml"
+    assert first_camera(str(absent), {}) == (
+        DEFAULT_CAMERA,
+        f"{absent} is unreadable (FileNotFoundError)",
+    )
+    no_cameras = tmp_path / "params.yaml"
+    for content in ({"/**": {"ros__parameters": {"model_path": "m.onnx"}}},
+                    {"/**": {"ros__parameters": {"image_topics": []}}}):  # fmt: skip
+        no_cameras.write_text(yaml.safe_dump(content))
+        camera, why = first_camera(str(no_cameras), {})
+        assert camera == DEFAULT_CAMERA and why is not None and "names no camera" in why
+    # an empty launch argument (launch_parts hands it on as [""]) wins over the file's cameras
+    assert first_camera(str(PARAMS), {"image_topics": [""]}) == (
+        DEFAULT_CAMERA,
+        "the image_topics argument is empty",
+    )
 
 
 def test_param_file_names_exactly_the_declared_parameters() -> None:
@@ -97,3 +120,36 @@ def test_rviz_config_shows_the_three_outputs_of_the_default_camera() -> None:
     }
     # The node's default QoS is sensor_data (best effort): a reliable display would see nothing.
     assert {d["Topic"]["Reliability Policy"] for d in displays} == {"Best Effort"}
+
+
+def test_rviz_action_logs_the_fall_back_to_the_default_camera(tmp_path: Path, monkeypatch) -> None:
+    launch = pytest.importorskip("launch")
+    from launch.actions import LogInfo
+
+    from dense_ood_ros.ros.launch_parts import rviz_action
+
+    share = tmp_path / "share"
+    (share / "config").mkdir(parents=True)
+    (share / "config" / "dense_ood.rviz").write_text(RVIZ.read_text())
+    bin_dir = tmp_path / "bin"  # an rviz2 on PATH, so the action gets as far as the camera
+    bin_dir.mkdir()
+    (bin_dir / "rviz2").write_text("#!/bin/sh\n")
+    (bin_dir / "rviz2").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"/**": {"ros__parameters": {"model_path": "m.onnx"}}}))
+
+    def performed(**arguments: str) -> list:
+        context = launch.LaunchContext()
+        values = {"use_rviz": "true", "model_path": "", "image_topics": "", **arguments}
+        for name, value in values.items():
+            context.launch_configurations[name] = value
+        return rviz_action(str(share)).execute(context) or []
+
+    notes = [a for a in performed(params_file=str(params)) if isinstance(a, LogInfo)]
+    assert len(notes) == 1
+    text = "".join(part.perform(launch.LaunchContext()) for part in notes[0].msg)
+    assert text.startswith("[WARN] RViz shows the default camera /camera/image_raw: ")
+    assert "names no camera" in text
+    named = performed(params_file=str(params), image_topics="['/rear/image_raw']")
+    assert not [a for a in named if isinstance(a, LogInfo)]

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from conftest import export_tiny_model
+from conftest import fixture_model
 from node_harness import (
     NodeProcess,
     RosClient,
@@ -31,7 +31,8 @@ from node_harness import (
     wait_for_status,
 )
 
-from dense_ood_ros.ros.topics import output_topics
+from dense_ood_ros.model.contract import read_contract
+from dense_ood_ros.topics import output_topics
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -46,7 +47,8 @@ def test_fast_camera_builds_no_backlog(tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from sensor_msgs.msg import Image
 
-    model = export_tiny_model(tmp_path / "slow.onnx", input_hw=MODEL_HW)
+    model = fixture_model("slow.onnx", tmp_path)
+    assert read_contract(model).input_hw == MODEL_HW
     domain_id = pick_domain_id(4)
     params = {
         "model_path": str(model),

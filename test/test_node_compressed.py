@@ -28,7 +28,7 @@ from node_harness import (
     wait_for_status,
 )
 
-from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS, output_topics
+from dense_ood_ros.topics import ENCODING_OF_OUTPUT, output_topics
 
 pytestmark = pytest.mark.ros
 
@@ -110,7 +110,7 @@ def test_compressed_frames_match_a_direct_onnxruntime_run(setup: Setup, ext: str
     header = make_header(next(_stamps), "camera_optical")
     outputs = send(setup, compressed_msg(data, fmt, header))
     for name, msg in outputs.items():
-        assert msg.encoding == OUTPUT_ENCODINGS[name]
+        assert msg.encoding == ENCODING_OF_OUTPUT[name]
         assert (msg.height, msg.width) == TINY_INPUT_HW
         assert msg.header.frame_id == "camera_optical"
         assert stamp_key(msg.header) == stamp_key(header)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -9,14 +10,19 @@ import numpy as np
 import pytest
 
 from dense_ood_ros.ros.node_config import (
+    DYNAMIC_PARAMETERS,
+    MODEL_PARAMETER_SPECS,
     PARAMETER_NAMES,
+    PARAMETERS,
     NodeConfig,
     NodeConfigError,
-    palette_from_strings,
+    ParameterSpec,
     palette_strings,
     parse_config,
     parse_threshold,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_need_only_a_model() -> None:
@@ -31,20 +37,91 @@ def test_defaults_need_only_a_model() -> None:
         publish_overlay=True,
         qos="auto",
     )
-    assert PARAMETER_NAMES == (
-        "model_path",
-        "backend",
-        "engine_cache_dir",
-        "engine_precision",
-        "force_engine_rebuild",
-        "image_topics",
-        "compressed",
-        "anomaly_threshold",
-        "publish_color",
-        "publish_overlay",
-        "output_size",
-        "qos",
+    # The table's defaults are what the parser falls back to, parameter by parameter.
+    explicit = {spec.name: spec.default for spec in PARAMETERS}
+    assert parse_config({**explicit, "model_path": "model.onnx"}) == config
+
+
+#: A valid value other than the default, for every parameter of the table.
+OTHER_VALUES = {
+    "model_path": "other.onnx",
+    "backend": "onnxruntime",
+    "engine_cache_dir": "/cache",
+    "engine_precision": "fp16",
+    "force_engine_rebuild": True,
+    "image_topics": ["/a/image_raw", "/b/image_raw"],
+    "compressed": True,
+    "anomaly_threshold": 0.5,
+    "publish_color": False,
+    "publish_overlay": False,
+    "output_size": "model",
+    "qos": "sensor_data",
+}
+
+
+@pytest.mark.parametrize("spec", PARAMETERS, ids=PARAMETER_NAMES)
+def test_every_parameter_reaches_its_own_config_field(spec: ParameterSpec) -> None:
+    """Each declared parameter feeds the NodeConfig field of its name, and only that one."""
+    assert set(OTHER_VALUES) == set(PARAMETER_NAMES)
+    assert {f.name for f in dataclasses.fields(NodeConfig)} == set(PARAMETER_NAMES)
+    base = parse_config({"model_path": "m.onnx"})
+    changed = parse_config({"model_path": "m.onnx", spec.name: OTHER_VALUES[spec.name]})
+    differ = [
+        f.name
+        for f in dataclasses.fields(NodeConfig)
+        if getattr(base, f.name) != getattr(changed, f.name)
+    ]
+    assert differ == [spec.name]
+
+
+@pytest.mark.parametrize("spec", [s for s in PARAMETERS if s.choices], ids=lambda s: s.name)
+def test_choices_of_the_table_are_what_the_parser_accepts(spec: ParameterSpec) -> None:
+    for choice in spec.choices:
+        parse_config({"model_path": "m.onnx", spec.name: choice})
+    with pytest.raises(NodeConfigError, match=f"'{spec.name}' is 'nope'; choose one of"):
+        parse_config({"model_path": "m.onnx", spec.name: "nope"})
+
+
+def test_read_only_and_constraints_of_the_table() -> None:
+    specs = {spec.name: spec for spec in (*PARAMETERS, *MODEL_PARAMETER_SPECS)}
+    assert {name for name, spec in specs.items() if not spec.read_only} == DYNAMIC_PARAMETERS
+    assert all(spec.read_only for spec in MODEL_PARAMETER_SPECS)
+    assert specs["qos"].constraints_text() == "one of: auto, sensor_data, reliable"
+    assert specs["engine_precision"].constraints_text() == "one of: '', fp32, fp16, int8"
+    assert specs["image_topics"].constraints_text().startswith("at least 1 item(s); ")
+    assert specs["anomaly_threshold"].dynamic_typing and not specs["qos"].dynamic_typing
+    with pytest.raises(ValueError, match="unknown type"):
+        ParameterSpec("name", "float", 0.0, "d")
+
+
+@pytest.mark.parametrize("model", ["test/models/tiny.onnx", "models/camvid_nflowjs.onnx"])
+def test_int8_from_a_float_model_is_refused_when_read(model: str) -> None:
+    """The node has no calibration frames: int8 needs an INT8 model (or a plan)."""
+    path = str(ROOT / model)
+    with pytest.raises(NodeConfigError) as info:
+        parse_config({"model_path": path, "engine_precision": "int8"})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"parameter 'engine_precision' is int8, but {path} is fp32")
+    assert "dense-ood quantize" in message
+    # The bundled model (empty model_path) is FP32 too.
+    with pytest.raises(NodeConfigError, match=r"is int8, but .* is fp32"):
+        parse_config({"engine_precision": " int8 "}, default_model=Path(path))
+
+
+def test_int8_needs_no_calibration_for_an_int8_model_or_a_plan(tmp_path: Path) -> None:
+    int8 = str(ROOT / "models" / "camvid_nflowjs_int8.onnx")
+    assert parse_config({"model_path": int8, "engine_precision": "int8"}).engine_precision == (
+        "int8"
     )
+    plan = parse_config({"model_path": "m.plan", "engine_precision": "int8"})
+    assert plan.engine_precision == "int8"  # a plan is already built
+    # fp16 of an FP32 ONNX is TensorRT's to judge; a missing model is the loader's to report.
+    fp16 = parse_config({"model_path": str(ROOT / "test/models/tiny.onnx"),
+                         "engine_precision": "fp16"})  # fmt: skip
+    assert fp16.engine_precision == "fp16"
+    missing = str(tmp_path / "absent.onnx")
+    assert parse_config({"model_path": missing, "engine_precision": "int8"}).engine_precision
 
 
 def test_full_config() -> None:
@@ -117,11 +194,6 @@ def test_threshold_nan_means_model_threshold() -> None:
     assert parse_threshold(0) == 0.0
 
 
-def test_palette_parameter_round_trip() -> None:
+def test_palette_parameter_is_hex_rgb() -> None:
     palette = np.array([[128, 64, 128], [0, 0, 142], [255, 255, 0]], dtype=np.uint8)
-    strings = palette_strings(palette)
-    assert strings == ["#804080", "#00008e", "#ffff00"]
-    np.testing.assert_array_equal(palette_from_strings(strings), palette)
-    for bad in (["804080"], ["#80408"], ["#zz4080"]):
-        with pytest.raises(ValueError, match="#rrggbb"):
-            palette_from_strings(bad)
+    assert palette_strings(palette) == ["#804080", "#00008e", "#ffff00"]

@@ -24,7 +24,7 @@ from node_harness import (
 )
 
 from dense_ood_ros.engine import load_engine
-from dense_ood_ros.ros.topics import output_topics
+from dense_ood_ros.topics import output_topics
 
 pytestmark = pytest.mark.ros
 

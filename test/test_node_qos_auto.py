@@ -22,7 +22,7 @@ from node_harness import (
 )
 
 from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliability
-from dense_ood_ros.ros.topics import output_topics
+from dense_ood_ros.topics import output_topics
 
 pytestmark = pytest.mark.ros
 

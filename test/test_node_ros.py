@@ -36,7 +36,7 @@ from node_harness import (
 )
 
 from dense_ood_ros.ros.node_config import MODEL_PARAMETERS, PARAMETER_NAMES
-from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS, output_topics
+from dense_ood_ros.topics import ENCODING_OF_OUTPUT, output_topics
 
 pytestmark = pytest.mark.ros
 
@@ -125,9 +125,9 @@ def test_two_cameras_publish_five_outputs_with_input_header_and_size(setup: Setu
     for camera, (hw, encoding, frame_id) in cases.items():
         header = make_header(next(_stamps), frame_id)
         outputs = send(setup, camera, image_msg(frame(hw, 1), header, encoding))
-        assert set(outputs) == set(OUTPUT_ENCODINGS)
+        assert set(outputs) == set(ENCODING_OF_OUTPUT)
         for name, msg in outputs.items():
-            assert msg.encoding == OUTPUT_ENCODINGS[name], name
+            assert msg.encoding == ENCODING_OF_OUTPUT[name], name
             assert (msg.height, msg.width) == hw, name
             assert msg.header.frame_id == frame_id, name
             assert stamp_key(msg.header) == stamp_key(header), name
@@ -184,7 +184,7 @@ def test_model_parameters_are_exposed_read_only(setup: Setup) -> None:
     results = set_parameters(setup, class_names=["a", "b", "c", "d"])
     assert not results[0].successful
     results = set_parameters(setup, model_path="/elsewhere.onnx")
-    assert not results[0].successful and "restart" in results[0].reason
+    assert not results[0].successful and "read-only" in results[0].reason
 
 
 def test_threshold_and_publish_color_change_at_run_time(setup: Setup) -> None:

@@ -10,8 +10,9 @@ import onnxruntime as ort
 import pytest
 from conftest import TINY_INPUT_HW
 
+from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.engine import load_engine
-from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
+from dense_ood_ros.pipeline.frame_pipeline import FrameError, FrameResult, Pipeline
 from dense_ood_ros.pipeline.render import colorize
 
 HEIGHT, WIDTH = TINY_INPUT_HW
@@ -170,6 +171,36 @@ def test_resize_to_keeps_frames_at_the_right_size(rng) -> None:
     )
     for hw in [(10, 13), (50, 70), (100, 200), (7, 96)]:
         assert resize_to(frame, hw).shape == (*hw, 3)
+
+
+def test_each_subpackage_exports_its_errors() -> None:
+    """Every DenseOodError subclass is importable from its subpackage (`dense_ood_ros.X`)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import dense_ood_ros
+    from dense_ood_ros.errors import DenseOodError
+
+    found = {}
+    for info in pkgutil.walk_packages(dense_ood_ros.__path__, "dense_ood_ros."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, DenseOodError) and cls.__module__ == info.name:
+                found[cls] = ".".join(info.name.split(".")[:2])
+    assert len(found) > 20 and found[FrameError] == "dense_ood_ros.pipeline"
+    for cls, package in found.items():
+        if package != cls.__module__:  # a subpackage, not a top-level module (topics, errors)
+            exported = importlib.import_module(package)
+            assert getattr(exported, cls.__name__, None) is cls, f"{package} lacks {cls.__name__}"
+            assert cls.__name__ in exported.__all__
+
+
+def test_the_package_ships_py_typed() -> None:
+    """PEP 561: type checkers read dense_ood_ros's annotations where it is installed."""
+    from importlib.resources import files
+
+    assert files("dense_ood_ros").joinpath("py.typed").is_file()
 
 
 def test_runtime_never_imports_torch(tiny_model: Path) -> None:

@@ -11,14 +11,11 @@ import pytest
 from conftest import TINY_INPUT_HW, write_pictures
 
 from dense_ood_ros.codec.image_codec import read_rgb
+from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.engine import load_engine
-from dense_ood_ros.engine.calibration import (
-    CalibrationError,
-    evenly_spaced,
-    load_calibration_set,
-)
+from dense_ood_ros.engine.calibration import CalibrationError, evenly_spaced
 from dense_ood_ros.model.contract import KEY_PRECISION, read_onnx_metadata
-from dense_ood_ros.pipeline.frame_pipeline import resize_to
+from dense_ood_ros.replay.calibration_frames import load_calibration_set
 from dense_ood_ros.tools import cli
 
 onnx = pytest.importorskip("onnx")

@@ -398,7 +398,13 @@ def test_depth_images_are_skipped_and_counted(tiny_model: Path, tmp_path: Path) 
     depth_fields = image_fields(
         depth.view(np.uint8).reshape(HW[0], -1), "16UC1", stamp, step=HW[1] * 2
     )
-    msgs = [*camera_msgs("/cam/image_raw", 1), Msg("/depth/image_raw", IMAGE, stamp, depth_fields)]
+    integer_depth = np.full(HW, 1000, np.int32).view(np.uint8).reshape(HW[0], -1)
+    integer_fields = image_fields(integer_depth, "32SC1", stamp, step=HW[1] * 4)
+    msgs = [
+        *camera_msgs("/cam/image_raw", 1),
+        Msg("/depth/image_raw", IMAGE, stamp, depth_fields),
+        Msg("/depth/image_int", IMAGE, stamp, integer_fields),  # 32SC1: a depth image too
+    ]
     bag = write_bag(tmp_path / "in", msgs)
     report = tmp_path / "report"
     args = [
@@ -412,7 +418,41 @@ def test_depth_images_are_skipped_and_counted(tiny_model: Path, tmp_path: Path) 
     ]
     assert replay(*args) == 0
     result = json.loads((report / "report.json").read_text())
-    assert result["frames_skipped"] == {"depth image": 1} and result["frames_processed"] == 1
+    assert result["frames_skipped"] == {"depth image": 2} and result["frames_processed"] == 1
+
+
+def test_jpeg_frames_decode_reduced_only_for_outputs_at_the_model_size(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from dense_ood_ros.codec.image_codec import decode_compressed
+
+    pipeline = Pipeline(load_engine(tiny_model, "onnxruntime"), output_size="model")
+    model_hw = pipeline.contract.input_hw
+    camera_hw = (model_hw[0] * 4, model_hw[1] * 4)  # a camera 4x the model: 1/4-scale decode
+    jpegs, msgs = [], []
+    for i in range(2):
+        stamp = (T0 + i) * 10**9
+        ok, jpeg = cv2.imencode(".jpg", frame(i, camera_hw)[..., ::-1])
+        assert ok
+        jpegs.append(jpeg.reshape(-1))
+        fields = {"stamp_ns": stamp, "format": "jpeg", "data": jpeg.reshape(-1)}
+        msgs.append(Msg("/cam/image_raw/compressed", COMPRESSED, stamp, fields))
+    bag = write_bag(tmp_path / "in", msgs)
+    sizes = {}
+    for size in ("camera", "model"):
+        out = tmp_path / f"out_{size}"
+        args = ["--model", str(tiny_model), "--output", str(out), "--output-size", size]
+        assert replay(str(bag), *args) == 0
+        written = read_bag(out)
+        sizes[size] = {pixels(msg).shape[:2] for _, msg in written["/cam/dense_ood/anomaly_score"]}
+        if size == "model":
+            scores = [pixels(msg) for _, msg in written["/cam/dense_ood/anomaly_score"]]
+    assert sizes == {"camera": {camera_hw}, "model": {model_hw}}  # camera size unchanged
+    for jpeg, score in zip(jpegs, scores, strict=True):
+        # the reduced decode scores nearly as the full-size decode would
+        full = pipeline.process(decode_compressed(jpeg, "jpeg"), color=False, overlay=False)
+        np.testing.assert_allclose(score, full.score, atol=0.05)
+        assert np.abs(score - full.score).mean() < 0.01
 
 
 # --- bad input ----------------------------------------------------------------------------------
@@ -492,24 +532,12 @@ def test_a_truncated_bag_keeps_what_came_before(
     assert len(written["/cam/dense_ood/semantic"]) == 10
 
 
-def nan_model(path: Path) -> Path:
-    """A contract-1 model whose logits are NaN (a diverged training run), so every score is."""
-    torch = pytest.importorskip("torch")
-    from conftest import TINY_CLASSES, TINY_INPUT_HW, TINY_PALETTE
-
-    from dense_ood_train.export.onnx_export import export_contract_model, make_contract
-
-    segmenter = torch.nn.Conv2d(3, len(TINY_CLASSES), 1)
-    with torch.no_grad():
-        segmenter.bias[0] = float("nan")
-    contract = make_contract(TINY_CLASSES, TINY_PALETTE, TINY_INPUT_HW, "jsd", threshold=0.6)
-    return export_contract_model(segmenter, path, contract)
-
-
 def test_nan_scores_end_the_replay_with_one_line_naming_bag_topic_and_stamp(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model = nan_model(tmp_path / "nan.onnx")
+    from conftest import fixture_model
+
+    model = fixture_model("nan.onnx", tmp_path)  # NaN logits: a diverged training run
     msgs = camera_msgs("/cam/image_raw", 3) + label_msgs("/cam/labels", 3, skip=[0])
     bag = write_bag(tmp_path / "in", msgs)
     out, report = tmp_path / "out", tmp_path / "report"
@@ -551,3 +579,27 @@ def test_real_camera_bags_replay_end_to_end(
         assert (
             len(written[f"{namespace}/dense_ood/semantic"]) == result["frames_per_camera"][camera]
         )
+
+
+def test_calibration_from_a_bag_counts_the_frames_it_skips(tmp_path: Path) -> None:
+    from dense_ood_ros.engine.calibration import CalibrationError
+    from dense_ood_ros.replay.calibration_frames import load_calibration_set
+
+    stamp = T0 * 10**9
+    depth = image_fields(np.zeros((HW[0], HW[1] * 2), np.uint8), "16UC1", stamp, step=HW[1] * 2)
+    broken = {"stamp_ns": stamp, "format": "jpeg", "data": np.frombuffer(b"\xff\xd8 no", np.uint8)}
+    msgs = [
+        *camera_msgs("/cam/image_raw", 3),
+        Msg("/cam/image_raw", IMAGE, stamp + 1, depth),
+        Msg("/cam/image_raw/compressed", COMPRESSED, stamp + 2, broken),
+    ]
+    bag = write_bag(tmp_path / "in", sorted(msgs, key=lambda m: m.time_ns))
+    calibration = load_calibration_set((20, 30), bag=bag, frames=10)
+    assert len(calibration.frames) == 3 and calibration.counts == {"/cam/image_raw": 3}
+    assert calibration.skipped == {"depth image": 1, "not decodable": 1}
+    assert calibration.describe() == (
+        f"3 frames from {bag} (/cam/image_raw: 3); skipped 2 (depth image: 1, not decodable: 1)"
+    )
+    only_bad = write_bag(tmp_path / "bad", msgs[3:])
+    with pytest.raises(CalibrationError, match=r"no usable calibration frame \(skipped depth"):
+        load_calibration_set((20, 30), bag=only_bad, frames=10)

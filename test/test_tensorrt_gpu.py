@@ -49,6 +49,8 @@ def test_fp32_plan_is_built_cached_and_matches_onnxruntime(onnx: Path, tmp_path:
     _parity(onnx, engine, 0.995, 1e-3)
     plan = cache / "tiny.fp32.b2.plan"
     built = plan.stat().st_mtime_ns
+    timings = cache / "timing.cache"  # the node's build wrote its timing cache beside the plan
+    assert timings.stat().st_size > 0
     again = load_engine(onnx, "tensorrt", max_batch=2, engine_cache_dir=cache)
     assert plan.stat().st_mtime_ns == built  # the cached plan, not a new build
     _parity(onnx, again, 0.995, 1e-3)
@@ -58,9 +60,11 @@ def test_stale_plan_is_rebuilt(onnx: Path, tmp_path: Path) -> None:
     load_engine(onnx, "tensorrt", max_batch=2, engine_cache_dir=tmp_path)
     plan = tmp_path / "tiny.fp32.b2.plan"
     plan.write_bytes(b"a plan from another TensorRT")  # the key still matches; bytes do not load
+    timings = (tmp_path / "timing.cache").read_bytes()
     engine = load_engine(onnx, "tensorrt", max_batch=2, engine_cache_dir=tmp_path)
     _parity(onnx, engine, 0.995, 1e-3)
     assert plan.stat().st_size > 100
+    assert len((tmp_path / "timing.cache").read_bytes()) >= len(timings)  # reused, not reset
 
 
 def test_int8_qdq_model_builds(int8_tiny_model: Path, tmp_path: Path) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from dense_ood_ros.ros.topics import (
-    OUTPUT_ENCODINGS,
+from dense_ood_ros.codec.messages import IMAGE, array_from_image_msg, build_image, decode_frame
+from dense_ood_ros.engine import load_engine
+from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+from dense_ood_ros.topics import (
+    ENCODING_OF_OUTPUT,
     TopicError,
     check_distinct_outputs,
     output_namespace,
@@ -40,16 +46,36 @@ def test_output_topics_are_the_five_design_outputs() -> None:
         "anomaly_mask": "/cam_front/dense_ood/anomaly_mask",
         "overlay": "/cam_front/dense_ood/overlay",
     }
-    assert OUTPUT_ENCODINGS == {
-        "semantic": "mono8",
-        "semantic_color": "rgb8",
-        "anomaly_score": "32FC1",
-        "anomaly_mask": "mono8",
-        "overlay": "rgb8",
-    }
     assert output_topic("/image_raw", "overlay") == "/dense_ood/overlay"
     with pytest.raises(KeyError, match="unknown output"):
         output_topic("/image_raw", "depth")
+
+
+def test_each_output_encoding_carries_the_pipeline_result_unchanged(tiny_model: Path) -> None:
+    """Every image the pipeline makes has a topic and an encoding, and an Image in that encoding
+    (rosbags' message class, as the replay writes it) gives back exactly the same pixels."""
+    from rosbags.typesys import Stores, get_typestore
+
+    types = get_typestore(Stores.ROS2_JAZZY).types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="cam"
+    )
+    frame = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    pipeline = Pipeline(load_engine(tiny_model, "onnxruntime"), threshold=0.3)
+    images = pipeline.process(frame, color=True, overlay=True).output_images()
+    assert set(images) == set(ENCODING_OF_OUTPUT) == set(output_topics("/cam/image_raw"))
+    assert len({str(images[name].dtype) for name in images}) > 1  # uint8 and float32 outputs
+    for name, pixels in images.items():
+        assert pixels is not None and pixels.shape[:2] == (50, 70), name
+        msg = build_image(types[IMAGE], pixels, ENCODING_OF_OUTPUT[name], header)
+        back = array_from_image_msg(msg)
+        assert back.dtype == pixels.dtype and back.shape == pixels.shape, name
+        np.testing.assert_array_equal(back, pixels)
+        if pixels.ndim == 3:  # colours: a viewer decoding the Image to RGB sees the same ones
+            np.testing.assert_array_equal(decode_frame(msg, IMAGE), pixels)
+    np.testing.assert_array_equal(
+        images["semantic_color"], pipeline.contract.palette[images["semantic"]]
+    )
 
 
 def test_subscription_topic_follows_image_transport() -> None:

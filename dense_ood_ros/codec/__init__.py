@@ -1,2 +1,9 @@
-"""sensor_msgs images in and out: encodings and compressed formats -> RGB arrays, and results ->
-Image messages (cv_bridge where it imports, numpy + OpenCV otherwise)."""
+"""Frame I/O in one place: camera messages (every sensor_msgs/Image encoding, JPEG and PNG
+CompressedImage) -> RGB arrays by `decode_frame`, results -> sensor_msgs/Image by `build_image`,
+and the `resize_to` between camera and model sizes."""
+
+from dense_ood_ros.codec.image_codec import ImageDecodeError
+from dense_ood_ros.codec.messages import build_image, decode_frame
+from dense_ood_ros.codec.resize import resize_to
+
+__all__ = ["ImageDecodeError", "build_image", "decode_frame", "resize_to"]

@@ -3,7 +3,8 @@
 Works on the raw fields (encoding, height, width, step, data, is_bigendian), so the live node
 (rclpy messages), the bag replay (rosbags messages) and the bench share it. Colour conversions
 follow cv_bridge's: the same OpenCV codes, and mono16 scaled to 8 bit by 255/65535.
-`encode_raw` is the inverse, for tests and the bench.
+`encode_raw` is the inverse, for tests and the bench. The depth test (`is_depth_encoding`)
+and the view of a row-padded buffer (`strided_rows`) are the ones every reader uses.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
 
 _YUV_ENCODINGS = ("yuv422", "yuv422_yuy2", "uyvy", "yuyv")
 
+#: Channel types of depth and other data images (16UC1, 32FC1, 32SC1, ...): not camera pictures.
+_DEPTH_CHANNEL_TYPES = ("16U", "16S", "32S", "32F", "64F")
+
+
+def is_depth_encoding(encoding: str) -> bool:
+    """A depth or other data image (16/32/64-bit channels such as 16UC1, 32SC1, 32FC1), which a
+    depth node reads and this one skips; case-insensitive, as image_transport's formats vary."""
+    name = encoding.strip().upper()
+    return name[:3] in _DEPTH_CHANNEL_TYPES and name[3:4] == "C"
+
 
 def bytes_per_pixel(encoding: str) -> int:
     """Bytes one pixel takes in a row of `encoding` (ImageDecodeError if unsupported)."""
@@ -99,6 +110,20 @@ def _as_bytes(data: Any) -> np.ndarray:
         return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
     except TypeError:  # a plain sequence of ints, e.g. a list
         return np.asarray(data, dtype=np.uint8).reshape(-1)
+
+
+def strided_rows(data: Any, height: int, row_bytes: int, step: int) -> np.ndarray:
+    """The [height, row_bytes] uint8 view of a buffer whose rows start `step` bytes apart
+    (padding after each row skipped, no copy); ImageDecodeError if the buffer is too short."""
+    flat = _as_bytes(data)
+    if step < row_bytes:
+        raise ImageDecodeError(f"step {step} is less than the {row_bytes} bytes of a row")
+    if flat.size < step * height:
+        raise ImageDecodeError(
+            f"image data too short: {flat.size} bytes, step*height = {step}*{height} = "
+            f"{step * height}"
+        )
+    return flat[: step * height].reshape(height, step)[:, :row_bytes]
 
 
 def check_raw(encoding: str, height: int, width: int, step: int, nbytes: int) -> None:
@@ -136,7 +161,7 @@ def decode_raw(
     flat = _as_bytes(data)
     check_raw(encoding, height, width, step, flat.size)
     layout = _ENCODINGS[encoding]
-    rows = flat[: step * height].reshape(height, step)[:, : width * layout.bytes_per_pixel]
+    rows = strided_rows(flat, height, width * layout.bytes_per_pixel, step)
     if layout.itemsize == 2:
         order = ">" if is_bigendian else "<"
         pixels = np.ascontiguousarray(rows).view(f"{order}u2").astype(np.uint16)
@@ -147,28 +172,102 @@ def decode_raw(
     return layout.to_rgb(pixels)
 
 
-def decode_compressed(data: bytes | memoryview | np.ndarray, format: str = "") -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to RGB uint8 [H, W, 3]."""
+def decode_compressed(
+    data: bytes | memoryview | np.ndarray,
+    format: str = "",
+    min_hw: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to RGB uint8 [H, W, 3].
+
+    With `min_hw` (height, width), a JPEG is decoded at the largest reduced scale (1/2, 1/4,
+    1/8: libjpeg's DCT scaling, much cheaper than decoding in full and shrinking) whose result
+    is still at least `min_hw` in both dimensions; PNG and smaller JPEGs decode at full size.
+    """
     buffer = _as_bytes(data)
     if buffer.size == 0:
         raise ImageDecodeError("compressed image is empty")
     if "compresseddepth" in format.lower():
         raise ImageDecodeError(f"compressed format {format!r} (depth images) is not supported")
     # image_transport writes "<raw encoding>; <codec> compressed ..."; 16UC1/32FC1 are depth maps
-    source_encoding = format.split(";")[0].strip().lower() if ";" in format else ""
-    if source_encoding[:3] in ("16u", "32f", "16s", "32s", "64f"):
+    source_encoding = format.split(";")[0].strip() if ";" in format else ""
+    if is_depth_encoding(source_encoding):
         raise ImageDecodeError(
-            f"compressed format {format!r}: {source_encoding} is a depth/data image, not a camera"
+            f"compressed format {format!r}: {source_encoding.lower()} is a depth/data image, "
+            "not a camera"
         )
     if _is_truncated_jpeg(buffer):
         raise ImageDecodeError(f"corrupt JPEG ({buffer.size} bytes): data ends before the image")
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    image = None
+    scale = jpeg_reduction(buffer, min_hw) if min_hw is not None else 1
+    if scale > 1:
+        image = cv2.imdecode(buffer, _REDUCED_FLAGS[scale])
+        if (
+            image is not None
+            and min_hw is not None
+            and (image.shape[0] < min_hw[0] or image.shape[1] < min_hw[1])
+        ):  # an EXIF rotation turned it: decode in full rather than give less than asked
+            image = None
+    if image is None:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         hint = f"format {format!r}, " if format else ""
         raise ImageDecodeError(
             f"cannot decode compressed image ({hint}{buffer.size} bytes): corrupt or not JPEG/PNG"
         )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+
+
+#: OpenCV's reduced-scale colour reads by reduction factor.
+_REDUCED_FLAGS = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): not C4, C8, CC.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_size(buffer: np.ndarray) -> tuple[int, int] | None:
+    """(height, width) from a JPEG's frame header, without decoding; None if not a JPEG or
+    the header is not found."""
+    raw = buffer[:65536].tobytes() if buffer.size > 65536 else buffer.tobytes()
+    if raw[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 4 <= len(raw):
+        if raw[at] != 0xFF:
+            return None
+        marker = raw[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # stand-alone markers: no length
+            at += 2
+            continue
+        length = int.from_bytes(raw[at + 2 : at + 4], "big")
+        if marker in _SOF_MARKERS:
+            if at + 9 > len(raw):
+                return None
+            height = int.from_bytes(raw[at + 5 : at + 7], "big")
+            width = int.from_bytes(raw[at + 7 : at + 9], "big")
+            return (height, width) if height and width else None
+        if marker == 0xDA or length < 2:  # image data before any frame header: give up
+            return None
+        at += 2 + length
+    return None
+
+
+def jpeg_reduction(buffer: np.ndarray, min_hw: tuple[int, int]) -> int:
+    """The largest factor of 8, 4 and 2 that libjpeg can decode `buffer` at (ceil(side/factor)
+    per side) keeping both sides >= `min_hw`; 1 for full size, or when it is not a JPEG."""
+    size = jpeg_size(buffer)
+    if size is None:
+        return 1
+    for factor in (8, 4, 2):
+        if all(-(-side // factor) >= least for side, least in zip(size, min_hw, strict=True)):
+            return factor
+    return 1
 
 
 def _is_truncated_jpeg(buffer: np.ndarray) -> bool:

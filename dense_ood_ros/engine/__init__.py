@@ -3,34 +3,46 @@
 - `onnxruntime`: the ONNX model in ONNX Runtime (its CUDA provider where present).
 - `tensorrt`: a TensorRT plan. Given an ONNX, the plan is built on first use and cached
   (beside the ONNX or in `engine_cache_dir`); a cached plan or a given plan whose engine key
-  does not match this machine, or that no longer deserialises, is rebuilt from its ONNX.
+  does not match this machine, or that no longer deserialises, is rebuilt from its ONNX. Builds
+  reuse and update the `timing.cache` in the plan's folder.
 - `auto`: TensorRT where it imports and a GPU is visible, else ONNX Runtime with one warning.
 
-Loading raises ContractError when the file is missing or not a contract-1 model, EngineError
-when the backend cannot load or run it; both carry one user-facing line.
+Loading raises ContractError when the file is missing or not a contract-1 model (its
+PlanSidecarError when a plan's sidecar cannot be used), EngineError when the backend cannot
+load or run it; each carries one user-facing line. A path is a plan when `is_plan_file` says so.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from dense_ood_ros.engine.base import Engine, EngineError, EngineOutputs
-from dense_ood_ros.model.contract import ContractError
+from dense_ood_ros.engine.base import Engine, EngineOutputs
+from dense_ood_ros.engine.calibration import CalibrationError
+from dense_ood_ros.engine.errors import EngineError, PlanLoadError, QuantizeError
+from dense_ood_ros.model.errors import ContractError, PlanSidecarError
+from dense_ood_ros.model.plan_file import is_plan_file
+
+if TYPE_CHECKING:
+    from dense_ood_ros.engine.engine_key import PlanDecision
+    from dense_ood_ros.engine.tensorrt_build import BuildOptions
 
 #: The `backend` values every front end accepts (node parameter, bench, demo, evaluate).
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
-#: File suffixes read as TensorRT plans rather than ONNX models.
-PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 
 __all__ = [
     "BACKENDS",
+    "CalibrationError",
     "ContractError",
     "Engine",
     "EngineError",
     "EngineLog",
     "EngineOutputs",
+    "PlanLoadError",
+    "PlanSidecarError",
+    "QuantizeError",
+    "is_plan_file",
     "load_engine",
 ]
 
@@ -62,7 +74,7 @@ def load_engine(
         raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     path = Path(model_path)
     log = log or logging.getLogger("dense_ood_ros.engine")
-    is_plan = path.suffix in PLAN_SUFFIXES
+    is_plan = is_plan_file(path)
     cache_dir = Path(engine_cache_dir) if engine_cache_dir else None
     if backend == "tensorrt":
         return _tensorrt(path, max_batch, cache_dir, force_rebuild, precision, log)
@@ -109,12 +121,12 @@ def _tensorrt(
     """The plan for `path` on this machine: used, built or rebuilt as engine_key decides."""
     from dense_ood_ros.engine.cuda_runtime import this_machine
     from dense_ood_ros.engine.engine_key import plan_decision
-    from dense_ood_ros.engine.tensorrt_backend import PlanLoadError, TensorRtEngine
-    from dense_ood_ros.engine.tensorrt_build import BuildOptions, build_plan, import_tensorrt
+    from dense_ood_ros.engine.tensorrt_backend import TensorRtEngine
+    from dense_ood_ros.engine.tensorrt_build import build_plan, import_tensorrt
 
     machine = this_machine(import_tensorrt().__version__)
     decision = plan_decision(path, machine, max_batch, cache_dir, force_rebuild, precision)
-    options = BuildOptions(precision=decision.precision, max_batch=max_batch)
+    options = build_options(decision, max_batch)
     if decision.action == "build":
         assert decision.onnx is not None
         log.info(f"TensorRT engine {decision.plan}: {decision.reason}")
@@ -127,3 +139,16 @@ def _tensorrt(
         log.warning(f"{exc}: rebuilding it from {decision.onnx}")
         build_plan(decision.onnx, decision.plan, options, machine, log.info)
         return TensorRtEngine(decision.plan)
+
+
+def build_options(decision: PlanDecision, max_batch: int) -> BuildOptions:
+    """How the loader builds `decision.plan`: its precision, batch 1..`max_batch`, and the
+    timing cache of the plan's folder (as `dense-ood build-engine` uses by default)."""
+    from dense_ood_ros.engine.engine_key import timing_cache_path
+    from dense_ood_ros.engine.tensorrt_build import BuildOptions
+
+    return BuildOptions(
+        precision=decision.precision,
+        max_batch=max_batch,
+        timing_cache=timing_cache_path(decision.plan),
+    )

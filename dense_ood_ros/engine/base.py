@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.engine.errors import EngineError
 from dense_ood_ros.model.contract import ModelContract
 
-
-class EngineError(DenseOodError, RuntimeError):
-    """A backend cannot load or run a model; the message is one user-facing line."""
+__all__ = ["Engine", "EngineError", "EngineOutputs"]
 
 
 @dataclass

@@ -1,22 +1,25 @@
-"""Calibration frames for INT8: camera frames from a folder or a bag, as the node preprocesses them.
+"""Calibration frames for INT8: camera frames as the node preprocesses them, for the quantizers.
 
 ONNX Runtime's static quantization (`dense-ood quantize`) and TensorRT's INT8 calibrator
-(`dense-ood build-engine --precision int8`) both read them from here, so the activation ranges
-are measured on exactly what the engine sees on the vehicle: decoded as the node decodes
-(`codec.messages`), resized to the model's input with the pipeline's own `resize_to`.
+(`dense-ood build-engine --precision int8`) both take a `CalibrationSet`, so the activation
+ranges are measured on exactly what the engine sees on the vehicle: resized to the model's
+input with the pipeline's own `resize_to`. Frames come from a folder of pictures
+(`from_directory`) or, decoded as the node decodes them, from a bag
+(`dense_ood_ros.replay.calibration_frames`); frames that cannot be used are counted by reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files, read_rgb
+from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.errors import DenseOodError
-from dense_ood_ros.pipeline.frame_pipeline import resize_to
 
 #: Enough for stable ranges of a segmenter's activations, and a minute or two of calibration.
 DEFAULT_FRAMES = 64
@@ -28,11 +31,13 @@ class CalibrationError(DenseOodError, ValueError):
 
 @dataclass
 class CalibrationSet:
-    """Model-input frames (uint8 [H, W, 3] RGB each) and where they came from."""
+    """Model-input frames (uint8 [H, W, 3] RGB each), where they came from, and the frames
+    picked but skipped (reason -> count)."""
 
     frames: list[np.ndarray]
     source: str
     counts: dict[str, int] = field(default_factory=dict)  # topic or folder -> frames taken
+    skipped: Counter = field(default_factory=Counter)  # reason -> frames not used
 
     def batches(self, batch_size: int = 1) -> Iterator[np.ndarray]:
         """The frames as uint8 [N, H, W, 3] batches, the engine's input (last one may be short)."""
@@ -41,25 +46,31 @@ class CalibrationSet:
 
     def describe(self) -> str:
         where = ", ".join(f"{name}: {count}" for name, count in self.counts.items())
-        return f"{len(self.frames)} frames from {self.source} ({where})"
+        text = f"{len(self.frames)} frames from {self.source} ({where})"
+        if self.skipped:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.items())
+            text += f"; skipped {sum(self.skipped.values())} ({reasons})"
+        return text
 
 
-def load_calibration_set(
-    input_hw: tuple[int, int],
-    directory: Path | None = None,
-    bag: Path | None = None,
-    frames: int = DEFAULT_FRAMES,
-    topics: Sequence[str] | None = None,
+def calibration_set(
+    source: str, frames: Iterable[tuple[str, np.ndarray | str]], input_hw: tuple[int, int]
 ) -> CalibrationSet:
-    """Up to `frames` frames spread evenly over a folder of pictures or a bag's camera topics."""
-    if (directory is None) == (bag is None):
-        raise CalibrationError("give calibration frames as a folder or as a bag, one of the two")
-    if frames < 1:
-        raise CalibrationError(f"the number of calibration frames must be positive, got {frames}")
-    if directory is not None:
-        return _from_directory(directory, input_hw, frames)
-    assert bag is not None
-    return _from_bag(bag, input_hw, frames, topics)
+    """The set of `frames`, each (where it came from, RGB or the reason it is skipped), resized
+    to `input_hw`; CalibrationError when none is usable."""
+    calibration = CalibrationSet([], source)
+    for where, rgb in frames:
+        if isinstance(rgb, str):
+            calibration.skipped[rgb.split(":")[0]] += 1
+            continue
+        calibration.frames.append(resize_to(rgb, input_hw))
+        calibration.counts[where] = calibration.counts.get(where, 0) + 1
+    if not calibration.frames:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in calibration.skipped.items())
+        raise CalibrationError(
+            f"{source}: no usable calibration frame" + (f" (skipped {reasons})" if reasons else "")
+        )
+    return calibration
 
 
 def evenly_spaced(total: int, wanted: int) -> list[int]:
@@ -69,45 +80,25 @@ def evenly_spaced(total: int, wanted: int) -> list[int]:
     return [int(i) for i in np.linspace(0, total - 1, wanted).round()]
 
 
-def _from_directory(directory: Path, input_hw: tuple[int, int], wanted: int) -> CalibrationSet:
+def check_frame_count(frames: int) -> None:
+    """CalibrationError unless `frames` is positive."""
+    if frames < 1:
+        raise CalibrationError(f"the number of calibration frames must be positive, got {frames}")
+
+
+def from_directory(
+    directory: Path, input_hw: tuple[int, int], frames: int = DEFAULT_FRAMES
+) -> CalibrationSet:
+    """Up to `frames` pictures spread evenly over `directory` (in name order)."""
+    check_frame_count(frames)
     if not directory.is_dir():
         raise CalibrationError(f"no calibration folder at {directory}")
     files = image_files(directory)
     if not files:
         raise CalibrationError(f"{directory} holds no {'/'.join(IMAGE_FILE_SUFFIXES)} pictures")
-    chosen = [files[i] for i in evenly_spaced(len(files), wanted)]
+    chosen = [files[i] for i in evenly_spaced(len(files), frames)]
+    pictures = ((directory.name, read_rgb(path)) for path in chosen)  # one at a time
     try:
-        frames = [resize_to(read_rgb(path), input_hw) for path in chosen]
+        return calibration_set(str(directory), pictures, input_hw)
     except OSError as exc:
         raise CalibrationError(str(exc)) from exc
-    return CalibrationSet(frames, str(directory), {directory.name: len(frames)})
-
-
-def _from_bag(
-    bag: Path, input_hw: tuple[int, int], wanted: int, topics: Sequence[str] | None
-) -> CalibrationSet:
-    """Frames spread over the bag in log order. Only the picked messages are decoded; depth
-    and undecodable ones are skipped."""
-    from dense_ood_ros.codec.image_codec import ImageDecodeError
-    from dense_ood_ros.replay.bag_input import BagError, BagReader, camera_topics, is_depth
-    from dense_ood_ros.replay.session import decode_frame
-
-    frames: list[np.ndarray] = []
-    counts: dict[str, int] = {}
-    try:
-        with BagReader(bag) as reader:
-            chosen = camera_topics(reader, topics)
-            picks = set(evenly_spaced(reader.count(chosen), wanted))
-            for index, frame in enumerate(reader.messages(chosen)):
-                if index not in picks or is_depth(frame.msg, frame.msgtype):
-                    continue
-                try:
-                    frames.append(resize_to(decode_frame(frame), input_hw))
-                except ImageDecodeError:
-                    continue
-                counts[frame.topic] = counts.get(frame.topic, 0) + 1
-    except BagError as exc:
-        raise CalibrationError(str(exc)) from exc
-    if not frames:
-        raise CalibrationError(f"{bag}: no decodable camera frame on {', '.join(chosen)}")
-    return CalibrationSet(frames, str(bag), counts)

@@ -1,33 +1,41 @@
-"""What a TensorRT plan is valid for, the JSON beside it, and when to rebuild it.
+"""What a TensorRT plan is valid for, where plans and their timing cache live, and when to
+rebuild a plan.
 
 A plan only runs with the TensorRT version that built it, on the GPU model it was tuned for.
-Every plan has a sidecar `<plan>.json` holding the contract metadata (so the runtime needs no
-ONNX to know the classes and the score) and its `EngineKey`: the ONNX hash, the TensorRT
-version, the GPU name and compute capability, the precision and the input shapes. The node
-compares that key with the machine before it deserialises anything, and decides with
-`plan_decision` whether to use the plan, rebuild it from its ONNX, or refuse with a reason.
-Nothing here imports TensorRT or CUDA, so all of it is tested on any machine.
+Every plan has a sidecar `<plan>.json` (read and written by model/plan_file.py) holding the
+contract metadata and its `EngineKey`: the ONNX hash, the TensorRT version, the GPU name and
+compute capability, the precision and the input shapes. The node compares that key with the
+machine before it deserialises anything, and decides with `plan_decision` whether to use the
+plan, rebuild it from its ONNX, or refuse with a reason. Nothing here imports TensorRT or
+CUDA, so all of it is tested on any machine.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dense_ood_ros.engine.base import EngineError
+from dense_ood_ros.engine.errors import EngineError
 from dense_ood_ros.model.contract import (
     INPUT_NAME,
     ModelContract,
-    plan_metadata_path,
     precision_of,
     read_onnx_metadata,
 )
+from dense_ood_ros.model.errors import PlanSidecarError
+from dense_ood_ros.model.plan_file import (
+    PLAN_SUFFIX,
+    SidecarDocument,
+    is_plan_file,
+    plan_metadata_path,
+    read_sidecar,
+    write_sidecar,
+)
 
-SIDECAR_VERSION = 1
-PLAN_SUFFIX = ".plan"
+#: The file, beside the plans of one folder, that keeps TensorRT's tactic timings between builds.
+TIMING_CACHE_NAME = "timing.cache"
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,8 @@ class EngineKey:
                     for k, v in dict(data["input_shapes"]).items()
                 },
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EngineError(f"{source}: malformed engine key ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanSidecarError(f"{source}: malformed engine key ({exc})") from exc
 
 
 @dataclass
@@ -100,37 +108,22 @@ class PlanSidecar:
     build_seconds: float
 
     def write(self, plan: Path) -> Path:
-        path = plan_metadata_path(plan)
-        document = {
-            "sidecar_version": SIDECAR_VERSION,
-            "metadata": self.metadata,
-            "engine_key": asdict(self.key),
-            "onnx_path": self.onnx_path,
-            "build_seconds": round(self.build_seconds, 3),
-        }
-        path.write_text(json.dumps(document, indent=2) + "\n")
-        return path
+        """Write the sidecar beside `plan`; return its path."""
+        document = SidecarDocument(
+            self.metadata, asdict(self.key), self.onnx_path, self.build_seconds
+        )
+        return write_sidecar(plan, document)
 
     @classmethod
     def read(cls, plan: Path) -> PlanSidecar:
-        """The sidecar of `plan`; EngineError (one line) when it is missing or malformed."""
-        path = plan_metadata_path(plan)
-        try:
-            document = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise EngineError(f"{plan}: no {path.name} beside it (the plan's engine key)") from exc
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"{path}: unreadable ({exc})") from exc
-        if not isinstance(document, dict) or document.get("sidecar_version") != SIDECAR_VERSION:
-            raise EngineError(f"{path}: not a dense_ood plan sidecar (version {SIDECAR_VERSION})")
-        metadata = document.get("metadata")
-        if not isinstance(metadata, dict):
-            raise EngineError(f"{path}: no metadata object")
+        """The sidecar of `plan`; PlanSidecarError (one line) when it is missing, of another
+        version, or malformed."""
+        document = read_sidecar(plan)
         return cls(
-            metadata={str(k): str(v) for k, v in metadata.items()},
-            key=EngineKey.from_dict(document.get("engine_key") or {}, str(path)),
-            onnx_path=str(document.get("onnx_path", "")),
-            build_seconds=float(document.get("build_seconds", 0.0)),
+            metadata=document.metadata,
+            key=EngineKey.from_dict(document.engine_key, str(plan_metadata_path(plan))),
+            onnx_path=document.onnx_path,
+            build_seconds=document.build_seconds,
         )
 
 
@@ -159,6 +152,12 @@ def cached_plan_path(onnx: Path, precision: str, max_batch: int, cache_dir: Path
     """Where the plan built from `onnx` lives: `engine_cache_dir`, or beside the ONNX."""
     folder = cache_dir if cache_dir is not None else onnx.parent
     return folder / f"{onnx.stem}.{precision}.b{max_batch}{PLAN_SUFFIX}"
+
+
+def timing_cache_path(plan: Path) -> Path:
+    """The timing cache a build of `plan` reuses and updates: `timing.cache` in its folder
+    (the engine cache, or beside the ONNX), shared by the plans built there."""
+    return plan.with_name(TIMING_CACHE_NAME)
 
 
 def mismatches(expected: EngineKey, found: EngineKey) -> list[str]:
@@ -208,7 +207,7 @@ def plan_decision(
     built for this machine; otherwise rebuilt from its ONNX when that file is still there and
     unchanged, else refused with an EngineError saying what differs.
     """
-    if model_path.suffix == ".onnx":
+    if not is_plan_file(model_path):
         return _decide_for_onnx(model_path, machine, max_batch, cache_dir, force_rebuild, precision)
     if not model_path.is_file():
         raise EngineError(f"{model_path}: no such plan file")
@@ -258,7 +257,7 @@ def _decide_for_onnx(
         return PlanDecision("build", plan, onnx, precision, "no cached plan yet")
     try:
         found = PlanSidecar.read(plan).key
-    except EngineError as exc:
+    except PlanSidecarError as exc:
         reason = f"the cached plan's key is unreadable ({exc})"
         return PlanDecision("build", plan, onnx, precision, reason)
     shapes = input_shapes(INPUT_NAME, contract.input_hw, max_batch)

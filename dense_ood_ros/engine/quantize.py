@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from dense_ood_ros.engine.calibration import CalibrationSet
-from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.engine.errors import QuantizeError
+from dense_ood_ros.errors import first_line
 from dense_ood_ros.model.contract import (
     INPUT_NAME,
     KEY_PRECISION,
@@ -54,10 +55,6 @@ CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
 DEFAULT_PERCENTILE = 99.99
 #: Metadata key: how the model was quantized (JSON: method, frames, their source).
 KEY_QUANTIZATION = "dense_ood.quantization"
-
-
-class QuantizeError(DenseOodError, RuntimeError):
-    """A model cannot be quantized (not a contract-1 float model, a quantizer failure)."""
 
 
 @dataclass

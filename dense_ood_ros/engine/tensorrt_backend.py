@@ -24,6 +24,7 @@ from dense_ood_ros.engine.cuda_runtime import (
     cudart,
 )
 from dense_ood_ros.engine.engine_key import PlanSidecar
+from dense_ood_ros.engine.errors import PlanLoadError
 from dense_ood_ros.engine.tensorrt_build import import_tensorrt
 from dense_ood_ros.model.contract import (
     EXTRA_SCORE_PREFIX,
@@ -36,11 +37,6 @@ from dense_ood_ros.model.contract import (
 BACKEND_NAME = "tensorrt"
 
 _DTYPES = {SEMANTIC_OUTPUT: np.uint8, INPUT_NAME: np.uint8}
-
-
-class PlanLoadError(EngineError):
-    """A plan TensorRT cannot deserialise (a stale engine after a driver or TensorRT upgrade);
-    the loader rebuilds it from its ONNX where it can."""
 
 
 class TensorRtEngine(Engine):

@@ -13,12 +13,14 @@ is chosen:
   for anything else is refused with a message that says what to give it.
 
 Every build has one optimisation profile for the contract's input (batch 1 to the number of
-cameras), reuses and updates a timing cache, and writes the plan's sidecar (engine_key.py).
-None of this has run on a GPU yet: see docs/engines.md.
+cameras), reuses and updates a timing cache (`timing.cache` beside the plan, for the node's
+builds and by default for `dense-ood build-engine`), and writes the plan's sidecar
+(engine_key.py). None of this has run on a GPU yet: see docs/engines.md.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,7 +177,8 @@ def _build(trt: Any, onnx: Path, recipe: str, shape: list[list[int]], options: B
         calibrator = make_entropy_calibrator(trt, options.calibration, options.calibration_cache)
         config.int8_calibrator = calibrator
         config.set_calibration_profile(profile)
-    timing_cache = _attach_timing_cache(config, options.timing_cache)
+    if options.timing_cache is not None:
+        attach_timing_cache(config, options.timing_cache)
     try:
         serialized = builder.build_serialized_network(network, config)
     finally:
@@ -183,8 +186,8 @@ def _build(trt: Any, onnx: Path, recipe: str, shape: list[list[int]], options: B
             calibrator.free()
     if serialized is None:
         raise EngineError(f"TensorRT could not build {onnx} (its log above says why)")
-    if options.timing_cache is not None and timing_cache is not None:
-        options.timing_cache.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+    if options.timing_cache is not None:
+        save_timing_cache(config, options.timing_cache)
     return bytes(memoryview(serialized))
 
 
@@ -196,17 +199,30 @@ def _network_flags(trt: Any, recipe: str) -> int:
     return 0
 
 
-def _attach_timing_cache(config: Any, path: Path | None) -> Any:
-    """Reuse the timing cache at `path` (tactic timings: later builds take seconds, not
-    minutes). A cache from another GPU is refused by TensorRT; the build then starts a new
-    one, which replaces the file."""
-    if path is None:
-        return None
-    cache = config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
-    if not config.set_timing_cache(cache, ignore_mismatch=False):
-        cache = config.create_timing_cache(b"")
-        config.set_timing_cache(cache, ignore_mismatch=False)
-    return cache
+def attach_timing_cache(config: Any, path: Path) -> bool:
+    """Give the builder `config` the timing cache stored at `path`; True when it was reused.
+
+    A missing file, or one TensorRT refuses (another GPU or TensorRT version, a corrupt file),
+    gives an empty cache instead; `save_timing_cache` then replaces the file."""
+    stored = path.read_bytes() if path.is_file() else b""
+    if stored:
+        try:
+            cache = config.create_timing_cache(stored)
+        except (RuntimeError, TypeError, ValueError):  # bindings raise on unparsable bytes
+            cache = None
+        if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+            return True
+    config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+    return False
+
+
+def save_timing_cache(config: Any, path: Path) -> None:
+    """Write the builder's timing cache (the reused one plus this build's timings) to `path`,
+    through a temporary file so that a node building at the same time never reads half of it."""
+    serialized = bytes(memoryview(config.get_timing_cache().serialize()))
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(serialized)
+    os.replace(partial, path)
 
 
 def make_entropy_calibrator(trt: Any, calibration: CalibrationSet, cache: Path | None) -> Any:

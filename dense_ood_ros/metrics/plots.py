@@ -7,17 +7,22 @@ Curves come from `dense_ood_ros.metrics.pixel_metrics(..., curve_points=N)["curv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: Colours of the GT panel: inlier, anomaly, void (RGB).
 LABEL_COLORS = {0: (90, 90, 90), 1: (230, 40, 40), 255: (0, 0, 0)}
 
 
-def _save_figure(draw, path: str | Path, title: str | None, xlabel: str, ylabel: str) -> Path:
-    """Create one Agg figure, let `draw(axes)` plot on it, and write it as PNG."""
+def _figure(draw: Callable[[Axes], None], title: str | None, xlabel: str, ylabel: str) -> Figure:
+    """Create one Agg figure with unit axes and let `draw(axes)` plot on it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -33,6 +38,11 @@ def _save_figure(draw, path: str | Path, title: str | None, xlabel: str, ylabel:
     if title:
         axes.set_title(title)
     figure.tight_layout()
+    return figure
+
+
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """Write `figure` as PNG at `path` (parent folders created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
@@ -42,9 +52,14 @@ def _save_figure(draw, path: str | Path, title: str | None, xlabel: str, ylabel:
 def plot_pr_curves(
     results: Mapping[str, Mapping], path: str | Path, title: str | None = None
 ) -> Path:
+    """Write pr_figure(results, title) as PNG."""
+    return save_figure(pr_figure(results, title), path)
+
+
+def pr_figure(results: Mapping[str, Mapping[str, Any]], title: str | None = None) -> Figure:
     """Precision-recall curves, one line per score (legend: AP); `results` name -> pixel_metrics."""
 
-    def draw(axes) -> None:
+    def draw(axes: Axes) -> None:
         for name, result in results.items():
             curves = result["curves"]
             # Step drawing: AP is the step sum, so the figure shows the area that is reported.
@@ -56,15 +71,20 @@ def plot_pr_curves(
             )
         axes.legend(loc="upper right", fontsize="small")
 
-    return _save_figure(draw, path, title, "recall", "precision")
+    return _figure(draw, title, "recall", "precision")
 
 
 def plot_roc_curves(
     results: Mapping[str, Mapping], path: str | Path, title: str | None = None
 ) -> Path:
+    """Write roc_figure(results, title) as PNG."""
+    return save_figure(roc_figure(results, title), path)
+
+
+def roc_figure(results: Mapping[str, Mapping[str, Any]], title: str | None = None) -> Figure:
     """ROC curves, one line per score (legend: AUROC and FPR95), with the TPR = 0.95 level."""
 
-    def draw(axes) -> None:
+    def draw(axes: Axes) -> None:
         for name, result in results.items():
             curves = result["curves"]
             label = f"{name} (AUROC {100 * result['auroc']:.1f}, FPR95 {100 * result['fpr95']:.1f})"
@@ -72,7 +92,7 @@ def plot_roc_curves(
         axes.axhline(0.95, color="gray", linestyle=":", linewidth=1)
         axes.legend(loc="lower right", fontsize="small")
 
-    return _save_figure(draw, path, title, "false positive rate", "true positive rate")
+    return _figure(draw, title, "false positive rate", "true positive rate")
 
 
 def score_heatmap(score: np.ndarray, low: float | None = None, high: float | None = None):
@@ -121,6 +141,13 @@ def save_sample_panel(
 def plot_pr_groups(
     groups: Mapping[str, Sequence[Mapping]], path: str | Path, title: str | None = None
 ) -> Path:
+    """Write pr_groups_figure(groups, title) as PNG."""
+    return save_figure(pr_groups_figure(groups, title), path)
+
+
+def pr_groups_figure(
+    groups: Mapping[str, Sequence[Mapping[str, Any]]], title: str | None = None
+) -> Figure:
     """PR curves of several runs per group (e.g. seeds of one config): one colour per group,
     legend with the group's mean and spread of AP."""
 
@@ -128,7 +155,7 @@ def plot_pr_groups(
 
     palette = colormaps["tab10" if len(groups) <= 10 else "tab20"]
 
-    def draw(axes) -> None:
+    def draw(axes: Axes) -> None:
         for group, (name, results) in enumerate(groups.items()):
             color = palette(group % palette.N)
             aps = np.array([100 * r["ap"] for r in results])
@@ -147,4 +174,4 @@ def plot_pr_groups(
                 )
         axes.legend(loc="upper right", fontsize="x-small")
 
-    return _save_figure(draw, path, title, "recall", "precision")
+    return _figure(draw, title, "recall", "precision")

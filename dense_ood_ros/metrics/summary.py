@@ -22,8 +22,10 @@ values, and `bounds` gives intervals that hold the exact metrics, computed from 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -314,3 +316,40 @@ class ScoreSummary:
                 result["components"] = self.components[name].metrics()
             results[name] = result
         return results
+
+
+def save_summary(path: Path, summary: ScoreSummary) -> None:
+    """Write `summary` as .npz (sparse histograms, component counts): a fleet worker's result."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, histogram in summary.histograms.items():
+        arrays |= {f"{name}/{k}": v for k, v in histogram.to_arrays().items()}
+    for name, counts in summary.components.items():
+        arrays[f"{name}/components"] = np.concatenate([counts.tp, counts.fn, counts.fp])
+        arrays[f"{name}/component_sums"] = np.asarray(
+            [counts.siou_sum, counts.ppv_sum, counts.num_gt, counts.num_pred], np.float64
+        )
+    head = {"scores": list(summary.scores), "threshold": summary.threshold,
+            "track": summary.track, "frames": summary.frames}  # fmt: skip
+    arrays["head"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
+    with path.open("wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+
+
+def load_summary(path: Path) -> ScoreSummary:
+    """The inverse of `save_summary`."""
+    with np.load(path) as data:
+        head = json.loads(bytes(data["head"]).decode())
+        summary = ScoreSummary(head["scores"], head["threshold"], head["track"], head["frames"])
+        for name in summary.scores:
+            keys = ("bins", "pos", "neg", "meta")
+            summary.histograms[name] = ScoreHistogram.from_arrays(
+                {k: data[f"{name}/{k}"] for k in keys}
+            )
+            if f"{name}/components" in data:
+                tp, fn, fp = np.split(data[f"{name}/components"].astype(np.int64), 3)
+                siou, ppv, num_gt, num_pred = data[f"{name}/component_sums"].tolist()
+                summary.components[name] = ComponentCounts(
+                    head["threshold"], head["track"], tp, fn, fp, siou, ppv,
+                    int(num_gt), int(num_pred),
+                )  # fmt: skip
+    return summary

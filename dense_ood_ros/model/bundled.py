@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 PACKAGE = "dense_ood_ros"
@@ -10,23 +11,30 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _share_dirs() -> list[Path]:
-    """share/dense_ood_ros of a colcon install (ament index), then the source checkout."""
+    """share/dense_ood_ros of a colcon install (ament index), of a pip install (the
+    environment's prefix, where setup.py's data_files go), then the source checkout."""
+    pip_share = Path(sys.prefix) / "share" / PACKAGE
     try:
         from ament_index_python.packages import get_package_share_directory
 
         # LookupError: package not installed; OSError: AMENT_PREFIX_PATH unset (pip install)
-        return [Path(get_package_share_directory(PACKAGE)), SOURCE_ROOT]
+        return [Path(get_package_share_directory(PACKAGE)), pip_share, SOURCE_ROOT]
     except (ImportError, LookupError, OSError):
-        return [SOURCE_ROOT]
+        return [pip_share, SOURCE_ROOT]
+
+
+def bundled_model(name: str) -> Path | None:
+    """A model shipped in models/ (installed or in the checkout), or None where it is not."""
+    for share in _share_dirs():
+        candidate = share / "models" / name
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def demo_model_path() -> Path | None:
     """The bundled default model (models/camvid_nflowjs.onnx), or None where it is not shipped."""
-    for share in _share_dirs():
-        candidate = share / "models" / DEMO_MODEL_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+    return bundled_model(DEMO_MODEL_NAME)
 
 
 def config_file(name: str) -> Path | None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.errors import first_line
+from dense_ood_ros.model.errors import ContractError as ContractError  # its home until now
+from dense_ood_ros.model.plan_file import is_plan_file, read_sidecar
 
 CONTRACT_VERSION = "1"
 
@@ -44,13 +46,6 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 #: Scores a contract model may carry. "jsd" is the method's: 1 - JSD(P||U) / JSD(onehot||U).
 KNOWN_SCORES = ("jsd", "msp", "maxlogit", "entropy", "energy")
-
-#: Suffix of the JSON file beside a TensorRT plan that carries the same metadata.
-PLAN_METADATA_SUFFIX = ".json"
-
-
-class ContractError(DenseOodError, ValueError):
-    """The file is missing, unreadable, or not a contract-1 dense_ood model."""
 
 
 @dataclass(frozen=True)
@@ -161,26 +156,11 @@ def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def plan_metadata_path(plan_path: str | Path) -> Path:
-    """The JSON sidecar that carries a TensorRT plan's contract metadata."""
-    plan_path = Path(plan_path)
-    return plan_path.with_name(plan_path.name + PLAN_METADATA_SUFFIX)
-
-
 def read_contract(path: str | Path) -> ModelContract:
     """Read the contract of an ONNX model or of a TensorRT plan (via its JSON sidecar)."""
     path = Path(path)
-    if path.suffix == ".onnx":
+    if not is_plan_file(path):
         return ModelContract.from_metadata(read_onnx_metadata(path), source=str(path))
-    sidecar = plan_metadata_path(path)
     if not path.is_file():
         raise ContractError(f"{path}: no such model file")
-    if not sidecar.is_file():
-        raise ContractError(f"{path}: not an .onnx file and no metadata sidecar {sidecar.name}")
-    try:
-        meta = json.loads(sidecar.read_text()).get("metadata")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ContractError(f"{sidecar}: unreadable metadata ({exc})") from exc
-    if not isinstance(meta, dict):
-        raise ContractError(f"{sidecar}: no 'metadata' object (the plan's contract)")
-    return ModelContract.from_metadata({k: str(v) for k, v in meta.items()}, source=str(path))
+    return ModelContract.from_metadata(read_sidecar(path).metadata, source=str(path))

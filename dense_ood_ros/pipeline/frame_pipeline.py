@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.engine.base import Engine, EngineOutputs
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import ModelContract
@@ -48,7 +49,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
 
     def output_images(self) -> dict[str, np.ndarray | None]:
-        """The published images by output name (the keys of topics.OUTPUT_ENCODINGS)."""
+        """The published images by output name (the keys of topics.ENCODING_OF_OUTPUT)."""
         return {
             "semantic": self.semantic,
             "semantic_color": self.color,
@@ -82,6 +83,13 @@ class Pipeline:
     @property
     def contract(self) -> ModelContract:
         return self.engine.contract
+
+    @property
+    def min_decode_hw(self) -> tuple[int, int] | None:
+        """The smallest frame (height, width) that gives these outputs: the model's input with
+        outputs at its size (so a JPEG may be decoded at a reduced scale), else None (full size:
+        the outputs are at the camera's)."""
+        return self.contract.input_hw if self.output_size == "model" else None
 
     @property
     def threshold(self) -> float:
@@ -179,44 +187,6 @@ def _check_frame(rgb: np.ndarray) -> None:
         raise FrameError(f"frame must be a uint8 RGB array, got {kind}")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise FrameError(f"frame must have shape [H, W, 3] with H, W > 0, got {list(rgb.shape)}")
-
-
-def resize_to(
-    image: np.ndarray, hw: tuple[int, int], interpolation: int | None = None
-) -> np.ndarray:
-    """`image` at height, width `hw` (unchanged, made contiguous, when it already is that size).
-
-    Without `interpolation` it picks what camera frames need on their way into the model: a box
-    filter (INTER_AREA) to shrink by 2x or more, which bilinear would alias, else INTER_LINEAR.
-    """
-    height, width = hw
-    if image.shape[:2] == (height, width):
-        return np.ascontiguousarray(image)
-    if interpolation is None:
-        factor = min(image.shape[0] / height, image.shape[1] / width)
-        if factor >= 2:
-            return _shrink_area(image, height, width, int(factor))
-        interpolation = cv2.INTER_LINEAR
-    return cv2.resize(image, (width, height), interpolation=interpolation)
-
-
-def _shrink_area(image: np.ndarray, height: int, width: int, factor: int) -> np.ndarray:
-    """Box-filter shrink: INTER_AREA by the largest integer factor <= `factor` that divides both
-    sides, then INTER_AREA for the fractional rest.
-
-    OpenCV's integer box filter is ~15x faster than its fractional one (0.5 vs 9 ms for a
-    1024x2048 frame), and the rest then runs on a frame factor**2 times smaller. The result is a
-    box filter of the integer step followed by the fractional one: not bit-identical to one
-    fractional INTER_AREA, just as free of aliasing.
-    """
-    rows, cols = image.shape[:2]
-    while factor > 1 and (rows % factor or cols % factor):
-        factor -= 1
-    if factor > 1:
-        image = cv2.resize(image, (cols // factor, rows // factor), interpolation=cv2.INTER_AREA)
-    if image.shape[:2] != (height, width):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return image
 
 
 class _Clock:

@@ -5,8 +5,8 @@ What teams record: rosbag2 folders (MCAP or SQLite3, per-message or per-file zst
 and ROS 1 `.bag` files. Message definitions come from the bag where it carries them (MCAP,
 ROS 1), else from the Humble definitions (sensor_msgs/Image and CompressedImage are the same in
 Humble and Jazzy). Type names written without `/msg/` (`sensor_msgs/Image`) are read as the
-`/msg/` ones. Depth images (16UC1, 32FC1, compressedDepth) are cameras for a depth node, not for
-this one: they are skipped and counted.
+`/msg/` ones. Depth images (16UC1, 32FC1, 32SC1, compressedDepth) are cameras for a depth node,
+not for this one: they are skipped and counted (`decode_camera_frame`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.codec.image_codec import ImageDecodeError, strided_rows
+from dense_ood_ros.codec.messages import (
+    CAMERA_TYPES,
+    COMPRESSED,
+    IMAGE,
+    decode_frame,
+    is_depth_frame,
+)
 from dense_ood_ros.errors import DenseOodError, first_line
-from dense_ood_ros.ros.topics import COMPRESSED_SUFFIX
-
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED = "sensor_msgs/msg/CompressedImage"
-CAMERA_TYPES = (IMAGE, COMPRESSED)
-DEPTH_ENCODINGS = ("16UC1", "16SC1", "32FC1", "64FC1")
+from dense_ood_ros.topics import COMPRESSED_SUFFIX
 
 
 class BagError(DenseOodError, ValueError):
@@ -51,14 +54,6 @@ def camera_of(topic: str, msgtype: str) -> str:
     if msgtype == COMPRESSED and topic.endswith(suffix):
         return topic[: -len(suffix)]
     return topic
-
-
-def is_depth(msg: Any, msgtype: str) -> bool:
-    """A depth image rather than a camera image (by encoding, or compressedDepth's format)."""
-    if msgtype == IMAGE:
-        return str(msg.encoding) in DEPTH_ENCODINGS
-    fmt = str(msg.format)
-    return "compressedDepth" in fmt or fmt.split(";")[0].strip() in DEPTH_ENCODINGS
 
 
 def stamp_ns(msg: Any) -> int:
@@ -89,6 +84,19 @@ class CameraFrame:
     log_time_ns: int
     msg: Any
     raw: bytes  # the serialised message (for --copy-inputs)
+
+
+def decode_camera_frame(
+    frame: CameraFrame, min_hw: tuple[int, int] | None = None
+) -> np.ndarray | str:
+    """The frame's RGB as the live node decodes it (`codec.decode_frame`, `min_hw` as there),
+    or why it is skipped: "depth image", or "not decodable: <the decoder's reason>"."""
+    if is_depth_frame(frame.msg, frame.msgtype):
+        return "depth image"
+    try:
+        return decode_frame(frame.msg, frame.msgtype, min_hw=min_hw)
+    except ImageDecodeError as exc:
+        return f"not decodable: {exc}"
 
 
 @dataclass
@@ -252,10 +260,10 @@ def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:
                 f"labels topic {topic}: expected mono8 sensor_msgs/Image labels "
                 f"(0 inlier, 1 anomaly, 255 void), got {frame.msgtype} {encoding!r}"
             )
-        data = np.frombuffer(bytes(msg.data), np.uint8)
-        if msg.step < msg.width or data.size < msg.step * msg.height:
-            raise BagError(f"labels topic {topic}: a label image is shorter than step * height")
-        label = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width]
+        try:
+            label = strided_rows(msg.data, msg.height, msg.width, msg.step)
+        except ImageDecodeError as exc:
+            raise BagError(f"labels topic {topic}: a label image's {exc}") from exc
         try:
             check_anomaly_labels(label, f"labels topic {topic}")
         except DenseOodError as exc:

@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.codec.messages import IMAGE, build_image
 from dense_ood_ros.pipeline.frame_pipeline import FrameResult
-from dense_ood_ros.replay.bag_input import IMAGE
-from dense_ood_ros.ros.topics import OUTPUT_ENCODINGS, output_topics
+from dense_ood_ros.topics import ENCODING_OF_OUTPUT, output_topics
 
 STORAGES = ("mcap", "sqlite3")
-_CHANNELS = {"mono8": 1, "rgb8": 3, "32FC1": 1}
 
 
 class MaskBagWriter:
@@ -59,7 +58,7 @@ class MaskBagWriter:
             pixels = images[output]
             if pixels is None:
                 continue
-            data = self._image(frame.msg.header, pixels, OUTPUT_ENCODINGS[output])
+            data = self._image(frame.msg.header, pixels, ENCODING_OF_OUTPUT[output])
             self._writer.write(self._connection(topic, IMAGE), frame.log_time_ns, data)
             self.messages += 1
 
@@ -68,15 +67,6 @@ class MaskBagWriter:
         stamp = types["builtin_interfaces/msg/Time"](
             sec=int(header.stamp.sec), nanosec=int(header.stamp.nanosec)
         )
-        row = np.ascontiguousarray(pixels)
-        height, width = row.shape[:2]
-        msg = types[IMAGE](
-            header=types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(header.frame_id)),
-            height=height,
-            width=width,
-            encoding=encoding,
-            is_bigendian=0,
-            step=width * _CHANNELS[encoding] * row.itemsize,
-            data=row.reshape(-1).view(np.uint8),
-        )
+        copied = types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(header.frame_id))
+        msg = build_image(types[IMAGE], pixels, encoding, copied)
         return self._typestore.serialize_cdr(msg, IMAGE)

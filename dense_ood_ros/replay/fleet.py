@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from dense_ood_ros.errors import DenseOodError, first_line
-from dense_ood_ros.metrics.summary import ComponentCounts, ScoreHistogram, ScoreSummary
+from dense_ood_ros.metrics.summary import ScoreSummary, load_summary, save_summary
 from dense_ood_ros.replay.bag_input import BagError
 from dense_ood_ros.replay.inputs import InputBag
 from dense_ood_ros.replay.session import COMPONENT_TRACK, ReplayOptions, ReplayResult
@@ -141,43 +141,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def save_summary(path: Path, summary: ScoreSummary) -> None:
-    """The summary beside its marker (.npz: sparse histograms, component counts)."""
-    arrays: dict[str, np.ndarray] = {}
-    for name, histogram in summary.histograms.items():
-        arrays |= {f"{name}/{k}": v for k, v in histogram.to_arrays().items()}
-    for name, counts in summary.components.items():
-        arrays[f"{name}/components"] = np.concatenate([counts.tp, counts.fn, counts.fp])
-        arrays[f"{name}/component_sums"] = np.asarray(
-            [counts.siou_sum, counts.ppv_sum, counts.num_gt, counts.num_pred], np.float64
-        )
-    head = {"scores": list(summary.scores), "threshold": summary.threshold,
-            "track": summary.track, "frames": summary.frames}  # fmt: skip
-    arrays["head"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
-    with path.open("wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-
-
-def load_summary(path: Path) -> ScoreSummary:
-    """The inverse of `save_summary`."""
-    with np.load(path) as data:
-        head = json.loads(bytes(data["head"]).decode())
-        summary = ScoreSummary(head["scores"], head["threshold"], head["track"], head["frames"])
-        for name in summary.scores:
-            keys = ("bins", "pos", "neg", "meta")
-            summary.histograms[name] = ScoreHistogram.from_arrays(
-                {k: data[f"{name}/{k}"] for k in keys}
-            )
-            if f"{name}/components" in data:
-                tp, fn, fp = np.split(data[f"{name}/components"].astype(np.int64), 3)
-                siou, ppv, num_gt, num_pred = data[f"{name}/component_sums"].tolist()
-                summary.components[name] = ComponentCounts(
-                    head["threshold"], head["track"], tp, fn, fp, siou, ppv,
-                    int(num_gt), int(num_pred),
-                )  # fmt: skip
-    return summary
 
 
 def _looks_like_bag(path: Path) -> bool:

@@ -9,20 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.metrics.latency import summarize
 from dense_ood_ros.replay.session import ReplayResult
 
 REPORT_FILES = ("report.json", "report.md", "pr.png", "roc.png")
 STAGE_ORDER = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "write")
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values, dtype=np.float64)
-    return {
-        "mean": float(array.mean()),
-        "p50": float(np.percentile(array, 50)),
-        "p95": float(np.percentile(array, 95)),
-        "max": float(array.max()),
-    }
 
 
 def finite(value: Any) -> Any:
@@ -60,7 +51,7 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         "replay_frames_per_s": result.frames_per_s,
         "engine_only_frames_per_s": result.engine_frames_per_s,
         "replay_over_engine_throughput": ratio,
-        "stages_ms": {k: _percentiles(v) for k, v in result.stages_ms.items() if v},
+        "stages_ms": {k: summarize(v) for k, v in result.stages_ms.items() if v},
         "classes": class_table(result),
         "metrics": metrics,
     })  # fmt: skip

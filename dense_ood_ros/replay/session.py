@@ -1,8 +1,9 @@
 """One replay: bags in, the node's pipeline on every camera frame, a mask bag and metrics out.
 
-The frames go through the same decoding (`codec.messages`) and the same `Pipeline` as the live
-node, one after another in log-time order across all cameras of a bag. Frames that cannot be
-used (depth images, undecodable data) are skipped and counted by reason. Each labels topic
+The frames go through the same decoding (`codec.decode_frame`, a JPEG at a reduced scale when
+the outputs are at the model's size) and the same `Pipeline` as the live node, one after
+another in log-time order across all cameras of a bag. Frames that cannot be used (depth
+images, undecodable data) are skipped and counted by reason. Each labels topic
 belongs to one camera (`pairing`); its labels are matched to that camera's frames by header
 stamp. Frames of a labelled camera without a label are counted, not scored; frames of other
 cameras are replayed, not scored; the metrics pool every scored frame of every bag. A bag that
@@ -24,19 +25,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dense_ood_ros.codec.image_codec import ImageDecodeError
+from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.errors import first_line
 from dense_ood_ros.metrics.frames import MetricsError
-from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline, resize_to
+from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline
 from dense_ood_ros.replay.bag_input import (
-    COMPRESSED,
     BagError,
     BagReader,
     CameraFrame,
     camera_of,
     camera_topics,
+    decode_camera_frame,
     first_frame_id,
-    is_depth,
     normalise_topic,
     read_labels,
     stamp_ns,
@@ -228,35 +228,14 @@ class ReplayResult:
 
 
 def _decoded_frames(
-    bag: Path, topics: Sequence[str]
+    bag: Path, topics: Sequence[str], min_hw: tuple[int, int] | None
 ) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
     """(frame, RGB or the reason it is skipped, decode milliseconds) per camera message."""
     with BagReader(bag) as reader:
-        yield from _decoded(reader.messages(topics))
-
-
-def _decoded(
-    frames: Iterator[CameraFrame],
-) -> Iterator[tuple[CameraFrame, np.ndarray | str, float]]:
-    for frame in frames:
-        if is_depth(frame.msg, frame.msgtype):
-            yield frame, "depth image", 0.0
-            continue
-        start = time.perf_counter()
-        try:
-            rgb: np.ndarray | str = decode_frame(frame)
-        except ImageDecodeError as exc:
-            rgb = f"not decodable: {exc}"
-        yield frame, rgb, (time.perf_counter() - start) * 1e3
-
-
-def decode_frame(frame: CameraFrame) -> np.ndarray:
-    """RGB of a camera message, decoded as the live node decodes it."""
-    from dense_ood_ros.codec.messages import rgb_from_compressed_msg, rgb_from_image_msg
-
-    if frame.msgtype == COMPRESSED:
-        return rgb_from_compressed_msg(frame.msg)
-    return rgb_from_image_msg(frame.msg)
+        for frame in reader.messages(topics):
+            start = time.perf_counter()
+            rgb = decode_camera_frame(frame, min_hw)
+            yield frame, rgb, (time.perf_counter() - start) * 1e3
 
 
 class ReplaySession:
@@ -364,7 +343,7 @@ class ReplaySession:
             if topic not in counts.labels_topics:
                 counts.labels_topics.append(topic)
             counts.labels += len(labels[camera])
-        frames = in_background(_decoded_frames(bag, topics))
+        frames = in_background(_decoded_frames(bag, topics, self.pipeline.min_decode_hw))
         if self.progress is not None:
             frames = self.progress(frames, total)
         for frame, rgb, decode_ms in frames:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dense_ood_ros.ros.topics import output_namespace, validate_topic
+from dense_ood_ros.topics import output_namespace, validate_topic
 
 CAMERA_INFO = "camera_info"
 

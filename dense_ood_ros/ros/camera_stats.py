@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-import numpy as np
+from dense_ood_ros.metrics.latency import summarize
 
 
 class Level(IntEnum):
@@ -129,11 +129,8 @@ class CameraStats:
     def latency_ms(self) -> dict[str, float]:
         """p50, p95 and max of the recent latencies in ms (NaN before the first frame)."""
         with self._lock:
-            values = np.asarray(self._latencies, dtype=np.float64)
-        if values.size == 0:
-            return {"p50": math.nan, "p95": math.nan, "max": math.nan}
-        p50, p95 = np.percentile(values, [50, 95])
-        return {"p50": float(p50), "p95": float(p95), "max": float(values.max())}
+            values = list(self._latencies)
+        return summarize(values, ("p50", "p95", "max"))
 
     def status(self) -> CameraStatus:
         """Level and message (worst condition first) plus every counter as key/value strings."""

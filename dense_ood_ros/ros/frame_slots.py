@@ -1,8 +1,9 @@
 """Keep-newest frame slots: one slot per camera between the ROS callbacks and the worker.
 
 A camera faster than the engine must never build a backlog: each camera holds at most one
-pending frame, a newer frame replaces the pending one (counted as dropped), and the worker takes
-all pending frames at once, oldest arrival first, so every camera gets its turn.
+pending frame, a newer frame replaces the pending one (`put` says so; the caller counts the drop
+in its CameraStats, the one place drops are counted), and the worker takes all pending frames at
+once, oldest arrival first, so every camera gets its turn.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ T = TypeVar("T")
 
 
 class FrameSlots(Generic[T]):
-    """Thread-safe newest-frame-per-camera slots with drop counts."""
+    """Thread-safe newest-frame-per-camera slots."""
 
     def __init__(self, names: Iterable[str]) -> None:
         self._names = tuple(names)
         self._pending: OrderedDict[str, T] = OrderedDict()
-        self._dropped = dict.fromkeys(self._names, 0)
         self._closed = False
         self._cond = threading.Condition()
 
@@ -36,13 +36,12 @@ class FrameSlots(Generic[T]):
             return self._closed
 
     def put(self, name: str, item: T) -> bool:
-        """Store `item` as the newest frame of `name`; True if it replaced an unprocessed one."""
-        if name not in self._dropped:
+        """Store `item` as the newest frame of `name`; True if it replaced an unprocessed one
+        (a dropped frame)."""
+        if name not in self._names:
             raise KeyError(f"unknown camera {name!r}")
         with self._cond:
             replaced = self._pending.pop(name, None) is not None
-            if replaced:
-                self._dropped[name] += 1
             self._pending[name] = item  # (re)inserted last: arrival order
             self._cond.notify()
             return replaced
@@ -65,11 +64,6 @@ class FrameSlots(Generic[T]):
             taken = list(self._pending.items())
             self._pending.clear()
             return taken
-
-    def dropped(self, name: str) -> int:
-        """How many frames of `name` were replaced before the worker took them."""
-        with self._cond:
-            return self._dropped[name]
 
     def pending(self) -> int:
         """How many cameras have a frame waiting."""

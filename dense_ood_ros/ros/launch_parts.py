@@ -39,24 +39,34 @@ def parameter_overrides(model_path: str, image_topics: str) -> dict[str, Any]:
     return overrides
 
 
-def first_camera(params_file: str, overrides: dict[str, Any]) -> str:
-    """The first camera topic the node will serve: the override, else the parameter file's."""
+#: The camera RViz shows when neither the launch arguments nor params_file name one.
+DEFAULT_CAMERA = "/camera/image_raw"
+
+
+def first_camera(params_file: str, overrides: dict[str, Any]) -> tuple[str, str | None]:
+    """The first camera topic the node will serve (the override, else the parameter file's),
+    and None; or DEFAULT_CAMERA and why neither names one."""
     import yaml
 
     topics = overrides.get("image_topics")
+    why = "the image_topics argument is empty"
     if topics is None:
         try:
             content = yaml.safe_load(Path(params_file).read_text()) or {}
             topics = content.get("/**", {}).get("ros__parameters", {}).get("image_topics")
-        except (OSError, yaml.YAMLError, AttributeError):
+            why = f"{params_file} names no camera in /**: ros__parameters: image_topics"
+        except (OSError, yaml.YAMLError, AttributeError) as exc:
             topics = None
-    return str(topics[0]) if topics else "/camera/image_raw"
+            why = f"{params_file} is unreadable ({type(exc).__name__})"
+    if isinstance(topics, list) and topics and topics[0]:
+        return str(topics[0]), None
+    return DEFAULT_CAMERA, why
 
 
 def rviz_config_for(camera: str, shipped: str) -> str:
     """The shipped RViz config (made for /camera/image_raw) with its topics moved to `camera`'s
     output namespace."""
-    from dense_ood_ros.ros.topics import OUTPUT_DIR, output_namespace
+    from dense_ood_ros.topics import OUTPUT_DIR, output_namespace
 
     return shipped.replace(f"/camera/{OUTPUT_DIR}/", f"{output_namespace(camera)}/")
 
@@ -163,18 +173,22 @@ def rviz_action(share: str, use_sim_time: bool = False) -> Any:
         if shutil.which("rviz2") is None and not _has_package("rviz2"):
             return [LogInfo(msg="[WARN] rviz2 is not installed: running without RViz")]
         params_file = LaunchConfiguration("params_file").perform(context)
-        camera = first_camera(params_file, _overrides(context))
+        camera, why_default = first_camera(params_file, _overrides(context))
         shipped = Path(share, "config", "dense_ood.rviz").read_text()
         with tempfile.NamedTemporaryFile("w", suffix=".rviz", delete=False) as config:
             config.write(rviz_config_for(camera, shipped))
+        notes = []
+        if why_default is not None:
+            notes = [LogInfo(msg=f"[WARN] RViz shows the default camera {camera}: {why_default}")]
         return [
+            *notes,
             Node(
                 package="rviz2",
                 executable="rviz2",
                 name="rviz2",
                 arguments=["-d", config.name],
                 parameters=[{"use_sim_time": use_sim_time}],
-            )
+            ),
         ]
 
     return OpaqueFunction(function=start)

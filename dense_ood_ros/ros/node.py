@@ -11,6 +11,7 @@ a backlog. Run with `ros2 run dense_ood_ros dense_ood_node --ros-args --params-f
 from __future__ import annotations
 
 import functools
+import logging
 import signal
 import sys
 import threading
@@ -43,11 +44,7 @@ except ImportError as _exc:  # pragma: no cover - only without a ROS 2 Python en
     )
 
 from dense_ood_ros.codec.image_codec import ImageDecodeError
-from dense_ood_ros.codec.messages import (
-    image_msg_from_array,
-    rgb_from_compressed_msg,
-    rgb_from_image_msg,
-)
+from dense_ood_ros.codec.messages import COMPRESSED, IMAGE, decode_frame, image_msg_from_array
 from dense_ood_ros.engine import EngineError, load_engine
 from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.model.bundled import demo_model_path
@@ -62,18 +59,19 @@ from dense_ood_ros.ros.camera_stats import CameraStats
 from dense_ood_ros.ros.frame_slots import FrameSlots
 from dense_ood_ros.ros.node_config import (
     DYNAMIC_PARAMETERS,
-    MODEL_PARAMETERS,
+    MODEL_PARAMETER_SPECS,
     PARAMETER_NAMES,
     PARAMETERS,
     NodeConfig,
     NodeConfigError,
+    ParameterSpec,
     palette_strings,
     parse_config,
     parse_threshold,
 )
 from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliability
-from dense_ood_ros.ros.topics import (
-    OUTPUT_ENCODINGS,
+from dense_ood_ros.topics import (
+    ENCODING_OF_OUTPUT,
     output_namespace,
     output_topics,
     subscription_topic,
@@ -122,6 +120,16 @@ def qos_profile(name: str) -> QoSProfile:
     )
 
 
+def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """The rclpy descriptor of one row of the parameter table: read-only and constraints."""
+    return ParameterDescriptor(
+        description=spec.description,
+        read_only=spec.read_only,
+        dynamic_typing=spec.dynamic_typing,
+        additional_constraints=spec.constraints_text(),
+    )
+
+
 def input_reliability(qos: str) -> str:
     """The subscription's reliability at start: auto begins best effort (it matches both)."""
     return RELIABLE if qos == "reliable" else BEST_EFFORT
@@ -147,6 +155,7 @@ class DenseOodNode(Node):
         self._cameras: dict[str, _Camera] = {}
         self._slots: FrameSlots[_Frame] | None = None
         self._worker: threading.Thread | None = None
+        self._log_handler: logging.Handler | None = None
         self._publish_color = True
         self._publish_overlay = True
         self._declare_parameters()
@@ -167,11 +176,7 @@ class DenseOodNode(Node):
 
     def _declare_parameters(self) -> None:
         for spec in PARAMETERS:
-            descriptor = ParameterDescriptor(
-                description=spec.description,
-                # Thresholds may be written as integers in YAML (e.g. `0` or `-3`).
-                dynamic_typing=spec.name == "anomaly_threshold",
-            )
+            descriptor = parameter_descriptor(spec)
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except ParameterException as exc:  # wrong type in the parameter file
@@ -199,6 +204,8 @@ class DenseOodNode(Node):
             raise StartupError(f"cannot load model: {first_line(exc)}") from exc
         self._config = config
         self._pipeline = Pipeline(engine, config.anomaly_threshold, output_size=config.output_size)
+        self._log_handler = _RosLogHandler(self.get_logger())  # e.g. codec's cv_bridge fallback
+        logging.getLogger("dense_ood_ros").addHandler(self._log_handler)
         self._publish_color = config.publish_color
         self._publish_overlay = config.publish_overlay
         self._declare_model_parameters()
@@ -243,9 +250,9 @@ class DenseOodNode(Node):
             "class_names": list(contract.class_names),
             "palette": palette_strings(contract.palette),
         }
-        for name, description in MODEL_PARAMETERS.items():
-            descriptor = ParameterDescriptor(description=description, read_only=True)
-            self.declare_parameter(name, values[name], descriptor, ignore_override=True)
+        for spec in MODEL_PARAMETER_SPECS:
+            descriptor = parameter_descriptor(spec)
+            self.declare_parameter(spec.name, values[spec.name], descriptor, ignore_override=True)
 
     def _create_camera(self, topic: str, qos: QoSProfile) -> _Camera:
         publishers = {
@@ -315,22 +322,13 @@ class DenseOodNode(Node):
         self._on_frame(camera, msg, sequence if isinstance(sequence, int) and sequence else None)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Threshold and publish_* change live; the rest is read once at start."""
-        updates: dict[str, Any] = {}
-        for param in params:
-            if param.name in DYNAMIC_PARAMETERS:
-                updates[param.name] = param.value
-            elif param.name in PARAMETER_NAMES:
-                return SetParametersResult(
-                    successful=False, reason=f"{param.name} is read at start; restart the node"
-                )
+        """Threshold and publish_* change live (their descriptors refuse the read-only ones
+        and a wrong type before this runs)."""
+        updates = {param.name: param.value for param in params if param.name in DYNAMIC_PARAMETERS}
         try:
             threshold = parse_threshold(updates.get("anomaly_threshold"))
         except NodeConfigError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        for name in ("publish_color", "publish_overlay"):
-            if name in updates and not isinstance(updates[name], bool):
-                return SetParametersResult(successful=False, reason=f"{name} must be a bool")
         if "anomaly_threshold" in updates:
             self.pipeline.threshold = (
                 self.pipeline.contract.threshold if threshold is None else threshold
@@ -381,10 +379,9 @@ class DenseOodNode(Node):
 
     def _decode(self, camera: _Camera, frame: _Frame) -> np.ndarray | None:
         """The frame's RGB, or None (counted and logged) for bad input."""
+        msgtype = COMPRESSED if self.config.compressed else IMAGE
         try:
-            if self.config.compressed:
-                return rgb_from_compressed_msg(frame.msg)
-            return rgb_from_image_msg(frame.msg)
+            return decode_frame(frame.msg, msgtype, min_hw=self.pipeline.min_decode_hw)
         except ImageDecodeError as exc:
             camera.stats.on_rejected(first_line(exc))
             camera.logger.warn(
@@ -422,7 +419,7 @@ class DenseOodNode(Node):
 
     def _publish(self, camera: _Camera, header: Any, result: FrameResult) -> None:
         arrays = result.output_images()
-        for output, encoding in OUTPUT_ENCODINGS.items():
+        for output, encoding in ENCODING_OF_OUTPUT.items():
             array = arrays[output]
             publisher = camera.publishers[output]
             if array is not None and _subscribed(publisher):
@@ -440,6 +437,20 @@ class DenseOodNode(Node):
             self.slots.close()
         if self._worker is not None:
             self._worker.join(timeout)
+        if self._log_handler is not None:
+            logging.getLogger("dense_ood_ros").removeHandler(self._log_handler)
+
+
+class _RosLogHandler(logging.Handler):
+    """The runtime's Python log records (warnings and above) into the node's rclpy log."""
+
+    def __init__(self, logger: Any) -> None:
+        super().__init__(logging.WARNING)
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say = self._logger.error if record.levelno >= logging.ERROR else self._logger.warning
+        say(record.getMessage())
 
 
 def _subscribed(publisher: Any) -> bool:

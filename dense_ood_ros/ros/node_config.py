@@ -1,8 +1,10 @@
-"""The node's parameters: names, defaults, descriptions and validation (ROS-free).
+"""The node's parameters: one table (type, default, description, choices, read-only) and
+their validation, ROS-free.
 
-The node declares exactly PARAMETERS (plus the read-only MODEL_PARAMETERS it fills from the
-model) and parses their values with `parse_config`, so a bad parameter file fails with one clear
-line before anything heavy is loaded. config/dense_ood.yaml lists the same names (a test checks).
+The node declares its descriptors from PARAMETERS and MODEL_PARAMETER_SPECS and parses the
+values with `parse_config`, so a bad parameter file fails with one clear line before anything
+heavy is loaded. config/dense_ood.yaml, its JSON schema and the parameter tables of README.md
+and docs/node.md are generated from the same table (`python -m dense_ood_ros.ros.param_docs`).
 """
 
 from __future__ import annotations
@@ -17,106 +19,201 @@ import numpy as np
 
 from dense_ood_ros.engine import BACKENDS
 from dense_ood_ros.errors import DenseOodError
-from dense_ood_ros.model.contract import PRECISIONS
+from dense_ood_ros.model.contract import (
+    PRECISIONS,
+    ContractError,
+    precision_of,
+    read_onnx_metadata,
+)
+from dense_ood_ros.model.plan_file import is_plan_file
 from dense_ood_ros.pipeline.frame_pipeline import OUTPUT_SIZES
-from dense_ood_ros.ros.topics import TopicError, check_distinct_outputs, validate_topic
+from dense_ood_ros.topics import TopicError, check_distinct_outputs, validate_topic
 
 QOS_PROFILES = ("auto", "sensor_data", "reliable")
+#: Parameter types, as the docs name them (rclpy's: string, bool, double, integer, string_array).
+TYPES = ("string", "bool", "double", "integer", "string[]")
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """One declared parameter. `dynamic`: may be changed at run time (`ros2 param set`)."""
+    """One declared parameter. `dynamic`: may be changed at run time (`ros2 param set`), else
+    read-only once declared; `from_model`: set by the node from the model, not from a file."""
 
     name: str
-    default: Any
+    type: str  # one of TYPES
+    default: Any  # None for the parameters set from the model
     description: str
+    choices: tuple[str, ...] = ()
+    min_items: int = 0  # string[]: the fewest entries the node runs with
+    constraint: str = ""  # what else the node checks, in words
     dynamic: bool = False
+    from_model: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"parameter {self.name!r}: unknown type {self.type!r}")
+
+    @property
+    def read_only(self) -> bool:
+        """Read once at start (or set from the model): `ros2 param set` is refused."""
+        return not self.dynamic
+
+    @property
+    def dynamic_typing(self) -> bool:
+        """Doubles also take integers, as YAML writes `0` or `-3`."""
+        return self.type == "double"
+
+    def constraints_text(self) -> str:
+        """The constraints in words: the descriptor's `additional_constraints`."""
+        parts = []
+        if self.choices:
+            parts.append("one of: " + ", ".join(choice or "''" for choice in self.choices))
+        if self.min_items:
+            parts.append(f"at least {self.min_items} item(s)")
+        if self.constraint:
+            parts.append(self.constraint)
+        return "; ".join(parts)
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "model_path",
+        "string",
         "",
-        "Contract-1 model: an .onnx file, or a TensorRT plan with its <plan>.json metadata. "
-        "Empty: the bundled model (models/camvid_nflowjs.onnx).",
+        "Contract-1 model: an .onnx file (FP32, FP16 or the INT8 of `dense-ood quantize`), or a "
+        "TensorRT plan (.plan) built by `dense-ood build-engine`, with its `<plan>.json` beside "
+        "it. Empty: the bundled model (share/dense_ood_ros/models/camvid_nflowjs.onnx, trained "
+        "on the 367 CamVid training frames of Cambridge streets, for research use only (CC "
+        "BY-NC 4.0): replace it with a model trained on your domain). The node exits with an "
+        "error if the file is missing or not a contract-1 model.",
     ),
     ParameterSpec(
         "backend",
+        "string",
         "auto",
         "Inference backend: auto (TensorRT where it imports and a GPU is present, else ONNX "
-        "Runtime with a warning) | onnxruntime | tensorrt.",
+        "Runtime with one warning), onnxruntime (its CUDA provider where present), or tensorrt. "
+        "The TensorRT path has not run on a GPU yet (docs/engines.md).",
+        choices=BACKENDS,
     ),
     ParameterSpec(
         "engine_cache_dir",
+        "string",
         "",
-        "TensorRT: folder for plans built from an ONNX model_path; empty = beside the ONNX.",
+        "TensorRT with an .onnx model_path: the plan is built at the first start (minutes; the "
+        "log says how long) and cached here, or beside the ONNX when empty. A cached plan for "
+        "another GPU or TensorRT version, or one that no longer deserialises, is rebuilt.",
     ),
     ParameterSpec(
         "engine_precision",
+        "string",
         "",
-        "TensorRT: precision of a plan built from an ONNX: fp32 | fp16 | int8; empty = the "
-        "ONNX's own (TensorRT 11 takes only that).",
+        "Precision of a TensorRT plan built from an ONNX model_path; empty = the ONNX's own. "
+        "TensorRT 11 builds only the ONNX's own (an FP16 export, or a Q/DQ model for INT8). The "
+        "node has no calibration frames: int8 needs an INT8 model_path (`dense-ood quantize`) "
+        "or a plan, and is refused at start otherwise.",
+        choices=("", *PRECISIONS),
     ),
     ParameterSpec(
         "force_engine_rebuild",
+        "bool",
         False,
         "TensorRT: rebuild the plan at start even when the cached one matches this machine.",
     ),
     ParameterSpec(
         "image_topics",
+        "string[]",
         ["/camera/image_raw"],
-        "Camera topics (sensor_msgs/Image); outputs go to <ns>/dense_ood/ of each.",
+        "Camera topics (sensor_msgs/Image). One node serves all of them with one engine. For an "
+        "input `<ns>/<name>` the outputs are published under `<ns>/dense_ood/` (semantic, "
+        "semantic_color, anomaly_score, anomaly_mask, overlay) with the input's header and size.",
+        min_items=1,
+        constraint="valid topic names whose output namespaces differ",
     ),
     ParameterSpec(
         "compressed",
+        "bool",
         False,
-        "Subscribe to sensor_msgs/CompressedImage on <topic>/compressed instead of <topic>.",
+        "true: subscribe to sensor_msgs/CompressedImage (JPEG/PNG) on `<topic>/compressed` "
+        "instead of `<topic>`.",
     ),
     ParameterSpec(
         "anomaly_threshold",
+        "double",
         math.nan,
-        "Score at or above which a pixel is anomalous; .nan = the model's own threshold.",
+        "Pixels with anomaly_score >= this are 255 in anomaly_mask. .nan = the threshold stored "
+        "in the model (chosen on validation data); scores such as negative max logit may be "
+        "negative.",
+        constraint="finite, or .nan for the model's",
         dynamic=True,
     ),
     ParameterSpec(
         "publish_color",
+        "bool",
         True,
-        "Publish semantic_color (rendered only while someone subscribes).",
+        "Publish semantic_color. Even when true, it is rendered only while some node subscribes "
+        "to it, so RViz-only outputs cost nothing on the vehicle.",
         dynamic=True,
     ),
     ParameterSpec(
         "publish_overlay",
+        "bool",
         True,
-        "Publish overlay (rendered only while someone subscribes).",
+        "Publish overlay (camera image, class colours blended, anomalies marked); rendered only "
+        "while some node subscribes to it.",
         dynamic=True,
     ),
     ParameterSpec(
         "output_size",
+        "string",
         "camera",
-        "Size of the outputs: camera (the input's) | model (the model's input size, which saves "
-        "bandwidth and full-resolution post-processing).",
+        "Size of the outputs: camera (the input frame's) or model (the model's input size: less "
+        "bandwidth and no full-resolution post-processing; camera_info is scaled to match).",
+        choices=OUTPUT_SIZES,
     ),
     ParameterSpec(
         "qos",
+        "string",
         "auto",
-        "QoS: auto (inputs follow the camera publishers' reliability, outputs reliable) | "
-        "sensor_data (best effort) | reliable.",
+        "QoS: auto (each camera subscription follows the reliability its publishers offer, "
+        "checked every second; outputs reliable, which every subscriber matches), sensor_data "
+        "(best effort, keep last 5, inputs and outputs) or reliable (reliable, keep last 5, "
+        "inputs and outputs).",
+        choices=QOS_PROFILES,
     ),
 )
 
-#: Read-only parameters the node sets from the model's contract.
-MODEL_PARAMETERS: dict[str, str] = {
-    "class_names": "Class name of each trainId (index = value in semantic), from the model.",
-    "palette": "Colour of each trainId as '#rrggbb' (index = value in semantic), from the model.",
-}
+#: Read-only parameters the node sets from the model's contract once it is loaded.
+MODEL_PARAMETER_SPECS: tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        "class_names",
+        "string[]",
+        None,
+        "Class name of each trainId (index = value in semantic), from the model.",
+        from_model=True,
+    ),
+    ParameterSpec(
+        "palette",
+        "string[]",
+        None,
+        "Colour of each trainId as '#rrggbb' (index = value in semantic), from the model.",
+        from_model=True,
+    ),
+)
 
+#: name -> description of the model's parameters.
+MODEL_PARAMETERS: dict[str, str] = {spec.name: spec.description for spec in MODEL_PARAMETER_SPECS}
 PARAMETER_NAMES: tuple[str, ...] = tuple(spec.name for spec in PARAMETERS)
 DYNAMIC_PARAMETERS: frozenset[str] = frozenset(spec.name for spec in PARAMETERS if spec.dynamic)
+_SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
 class NodeConfigError(DenseOodError, ValueError):
     """A parameter value the node cannot run with; the message names the parameter."""
+
+
+class ParamDocsError(DenseOodError, ValueError):
+    """A file generated from the table (param_docs) lacks the markers the table goes between."""
 
 
 @dataclass(frozen=True)
@@ -150,18 +247,40 @@ def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -
         )
     return NodeConfig(
         model_path=model_path,
-        backend=_choice(get, "backend", BACKENDS),
+        backend=_choice(get, "backend"),
         image_topics=parse_image_topics(get["image_topics"]),
         compressed=_bool(get, "compressed"),
         anomaly_threshold=parse_threshold(get["anomaly_threshold"]),
         publish_color=_bool(get, "publish_color"),
         publish_overlay=_bool(get, "publish_overlay"),
-        qos=_choice(get, "qos", QOS_PROFILES),
-        output_size=_choice(get, "output_size", OUTPUT_SIZES),
+        qos=_choice(get, "qos"),
+        output_size=_choice(get, "output_size"),
         engine_cache_dir=_string(get, "engine_cache_dir").strip(),
-        engine_precision=_choice(get, "engine_precision", ("", *PRECISIONS)) or None,
+        engine_precision=_int8_with_calibration(_choice(get, "engine_precision"), model_path),
         force_engine_rebuild=_bool(get, "force_engine_rebuild"),
     )
+
+
+def _int8_with_calibration(precision: str, model_path: str) -> str | None:
+    """The precision (None: the ONNX's own); int8 only where the model needs no calibration.
+
+    The node has no calibration frames, so an int8 plan can come only from an ONNX that is
+    INT8 already (the Q/DQ model of `dense-ood quantize`) or from a given plan. A missing or
+    unreadable model is left for the model loader to report.
+    """
+    if precision != "int8" or is_plan_file(model_path) or not Path(model_path).is_file():
+        return precision or None
+    try:
+        own = precision_of(read_onnx_metadata(model_path))
+    except ContractError:
+        return precision
+    if own != "int8":
+        raise NodeConfigError(
+            f"parameter 'engine_precision' is int8, but {model_path} is {own} and the node has "
+            "no calibration frames: give the INT8 model of `dense-ood quantize` or a plan from "
+            "`dense-ood build-engine --precision int8`, or leave engine_precision empty"
+        )
+    return precision
 
 
 def parse_image_topics(value: Any) -> tuple[str, ...]:
@@ -202,17 +321,6 @@ def palette_strings(palette: np.ndarray) -> list[str]:
     return ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in row)) for row in rows]
 
 
-def palette_from_strings(colours: Sequence[str]) -> np.ndarray:
-    """Inverse of `palette_strings` (for clients reading the parameter)."""
-    try:
-        rows = [[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colours if len(c) == 7]
-    except ValueError:
-        rows = []
-    if len(rows) != len(colours) or any(not c.startswith("#") for c in colours):
-        raise NodeConfigError(f"palette entries must look like '#rrggbb', got {list(colours)!r}")
-    return np.asarray(rows, dtype=np.uint8).reshape(-1, 3)
-
-
 def _string(values: Mapping[str, Any], name: str) -> str:
     value = values[name]
     if not isinstance(value, str):
@@ -227,8 +335,9 @@ def _bool(values: Mapping[str, Any], name: str) -> bool:
     return value
 
 
-def _choice(values: Mapping[str, Any], name: str, choices: Sequence[str]) -> str:
+def _choice(values: Mapping[str, Any], name: str) -> str:
     value = _string(values, name).strip()
+    choices = _SPECS[name].choices
     if value not in choices:
         raise NodeConfigError(
             f"parameter {name!r} is {value!r}; choose one of "

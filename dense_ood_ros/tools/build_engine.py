@@ -18,9 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.console.outputs import check_output_file
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.tools.calibration_args import add_calibration_arguments, load_from_args
-from dense_ood_ros.tools.outputs import check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,12 +83,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> None:
     from dense_ood_ros.engine.cuda_runtime import this_machine
-    from dense_ood_ros.engine.engine_key import cached_plan_path
+    from dense_ood_ros.engine.engine_key import cached_plan_path, timing_cache_path
     from dense_ood_ros.engine.tensorrt_build import BuildOptions, build_plan, import_tensorrt
     from dense_ood_ros.model.contract import ModelContract, precision_of, read_onnx_metadata
+    from dense_ood_ros.model.plan_file import is_plan_file
 
-    if args.model.suffix != ".onnx":
-        raise DenseOodError(f"{args.model}: give the ONNX model (.onnx) to build from")
+    if is_plan_file(args.model):
+        raise DenseOodError(f"{args.model} is a TensorRT plan: give the ONNX model to build from")
     if args.max_batch < 1:
         raise DenseOodError("--max-batch must be >= 1")
     metadata = read_onnx_metadata(args.model)
@@ -106,7 +107,7 @@ def _build(args: argparse.Namespace) -> None:
         precision=precision,
         max_batch=args.max_batch,
         workspace_mb=args.workspace_mb,
-        timing_cache=args.timing_cache or plan.with_name("timing.cache"),
+        timing_cache=args.timing_cache or timing_cache_path(plan),
         calibration=calibration,
         calibration_cache=args.calibration_cache or plan.with_name(plan.name + ".calib"),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dense_ood_ros.engine.calibration import DEFAULT_FRAMES, CalibrationSet, load_calibration_set
+from dense_ood_ros.engine.calibration import DEFAULT_FRAMES, CalibrationSet
+from dense_ood_ros.replay.calibration_frames import load_calibration_set
 
 
 def add_calibration_arguments(parser: argparse.ArgumentParser, required: bool) -> None:

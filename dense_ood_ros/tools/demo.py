@@ -22,48 +22,15 @@ import cv2
 import numpy as np
 
 from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files, read_rgb
+from dense_ood_ros.console.outputs import check_output_folder
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
-from dense_ood_ros.tools.node_process import NodeProcess, environ
-from dense_ood_ros.tools.outputs import check_output_folder
+from dense_ood_ros.tools.node_process import NodeProcess, environ, start_node
 
 DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = sample_frames_dir()
 CAMERA_TOPIC = "/camera/image_raw"
 FRAME_ID = "camera"
-
-#: Fast DDS's shared-memory segment per participant. The default, 512 KiB, is smaller than one
-#: frame's five outputs (12 bytes a pixel, 1.5 MB at 256x512): a burst the reader has not drained
-#: yet does not fit, fragments are dropped, and RELIABLE resends them only at the writer's next
-#: heartbeat (every 3 s), so a frame took ~3 s instead of ~0.1 s. Sized for a few whole frames.
-SHM_FRAMES = 3
-SHM_BYTES_PER_PIXEL = 3 + 12  # the camera frame and the five outputs
-SHM_MIN_BYTES = 4 * 2**20
-PROFILES_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"  # Fast DDS 2.x; the user's own file wins
-FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
-<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <transport_descriptors>
-    <transport_descriptor>
-      <transport_id>shm_frames</transport_id>
-      <type>SHM</type>
-      <segment_size>{segment_bytes}</segment_size>
-    </transport_descriptor>
-    <transport_descriptor>
-      <transport_id>udp</transport_id>
-      <type>UDPv4</type>
-    </transport_descriptor>
-  </transport_descriptors>
-  <participant profile_name="dense_ood_demo" is_default_profile="true">
-    <rtps>
-      <useBuiltinTransports>false</useBuiltinTransports>
-      <userTransports>
-        <transport_id>shm_frames</transport_id>
-        <transport_id>udp</transport_id>
-      </userTransports>
-    </rtps>
-  </participant>
-</profiles>
-"""
 
 
 class DemoError(DenseOodError, RuntimeError):
@@ -184,7 +151,7 @@ def _serve(
     threshold = contract.threshold if args.threshold is None else args.threshold
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dense_ood_demo_") as tmp:
-        dds_env = _fastdds_env(Path(tmp), frames)
+        dds_env = _fastdds_env()
         node = _start_node(args, Path(tmp), domain_id, threshold, dds_env)
         try:
             with _RosSide(domain_id, dds_env) as ros:
@@ -200,22 +167,24 @@ def _serve(
     return reports, threshold
 
 
-def _fastdds_env(tmp: Path, frames: list[Path]) -> dict[str, str]:
-    """Environment that gives the node and the demo a shared-memory segment fitting the frames."""
-    if os.environ.get(PROFILES_ENV):
+def _fastdds_env() -> dict[str, str]:
+    """The shipped Fast DDS profile (config/fastdds_large_frames.xml) for the node and the demo,
+    unless the user set one. Fast DDS's default shared-memory segment, 512 KiB, holds less than
+    one frame's five outputs: fragments are dropped and RELIABLE resends them only at the next
+    heartbeat (every 3 s), so a frame took ~3 s instead of ~0.1 s. Where the profile is not
+    installed: Fast DDS's defaults, said in one line."""
+    from dense_ood_ros.tools.node_process import NodeProcessError, large_frames_profile_env
+
+    try:
+        return large_frames_profile_env()
+    except NodeProcessError as exc:
+        print(f"dense-ood demo: {exc}: Fast DDS defaults, frames may take ~3 s", file=sys.stderr)
         return {}
-    pixels = max(np.prod(read_rgb(path).shape[:2]) for path in frames)
-    segment_bytes = max(SHM_MIN_BYTES, SHM_FRAMES * SHM_BYTES_PER_PIXEL * int(pixels))
-    profile = tmp / "fastdds_profile.xml"
-    profile.write_text(FASTDDS_PROFILE.format(segment_bytes=segment_bytes))
-    return {PROFILES_ENV: str(profile)}
 
 
 def _start_node(
     args: argparse.Namespace, tmp: Path, domain_id: int, threshold: float, dds_env: dict[str, str]
 ) -> NodeProcess:
-    import yaml
-
     params = {
         "model_path": str(args.model.resolve()),
         "backend": args.backend,
@@ -223,13 +192,7 @@ def _start_node(
         "anomaly_threshold": float(threshold),
         "qos": "reliable",  # the demo waits for every output of every frame
     }
-    params_file = tmp / "params.yaml"
-    params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    env.update(dds_env)
-    command = [sys.executable, "-m", "dense_ood_ros.node", "--ros-args"]
-    command += ["--params-file", str(params_file)]
-    return NodeProcess(command, env, tmp / "node.log")
+    return start_node(params, tmp, domain_id=domain_id, env=dds_env)
 
 
 class _RosSide:
@@ -243,7 +206,7 @@ class _RosSide:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        from dense_ood_ros.ros.topics import output_topics
+        from dense_ood_ros.topics import output_topics
 
         self.context = Context()
         with environ(dds_env):  # Fast DDS reads its profile when the participant is created

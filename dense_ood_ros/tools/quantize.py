@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.console.outputs import check_output_file
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.tools.calibration_args import add_calibration_arguments, load_from_args
-from dense_ood_ros.tools.outputs import check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,8 +40,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dense_ood_ros.console.outputs import OutputExistsError, check_output_folder
 from dense_ood_ros.errors import DenseOodError, first_line
-from dense_ood_ros.tools.outputs import OutputExistsError, check_output_folder
 
 if TYPE_CHECKING:
     from dense_ood_ros.replay.session import ReplayOptions

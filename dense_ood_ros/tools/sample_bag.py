@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files
 from dense_ood_ros.errors import DenseOodError
 
@@ -81,25 +83,24 @@ def write_sample_bag(
 ) -> int:
     """Write the bag; returns the number of camera frames written."""
     import cv2
-    import numpy as np
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
     from dense_ood_ros.codec.image_codec import read_rgb
+    from dense_ood_ros.codec.messages import COMPRESSED, IMAGE, build_image
+    from dense_ood_ros.topics import COMPRESSED_SUFFIX
 
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     types = typestore.types
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    kind = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
-    topic = f"{CAMERA_TOPIC}/compressed" if compressed else CAMERA_TOPIC
+    kind = COMPRESSED if compressed else IMAGE
+    topic = f"{CAMERA_TOPIC}/{COMPRESSED_SUFFIX}" if compressed else CAMERA_TOPIC
     loaded = [(read_rgb(image), _read_label(label)) for image, label in pairs]
     with Writer(output, version=9, storage_plugin=plugin) as writer:
         camera = writer.add_connection(topic, kind, typestore=typestore)
         labels = None
         if any(label is not None for _, label in loaded):
-            labels = writer.add_connection(
-                LABELS_TOPIC, "sensor_msgs/msg/Image", typestore=typestore
-            )
+            labels = writer.add_connection(LABELS_TOPIC, IMAGE, typestore=typestore)
         for index in range(frames):
             rgb, label = loaded[index % len(loaded)]
             stamp = START_NS + round(index * 1e9 / fps)
@@ -116,37 +117,24 @@ def write_sample_bag(
                     header=header, format="bgr8; jpeg compressed bgr8", data=jpeg.reshape(-1)
                 )
             else:
-                msg = _image(types, header, bgr, "bgr8")
+                msg = build_image(types[IMAGE], bgr, "bgr8", header)
             writer.write(camera, stamp, typestore.serialize_cdr(msg, kind))
             if labels is not None and label is not None:
-                msg = _image(types, header, label, "mono8")
-                writer.write(labels, stamp, typestore.serialize_cdr(msg, "sensor_msgs/msg/Image"))
+                msg = build_image(types[IMAGE], label, "mono8", header)
+                writer.write(labels, stamp, typestore.serialize_cdr(msg, IMAGE))
     return frames
 
 
-def _read_label(path: Path | None):
+def _read_label(path: Path | None) -> np.ndarray | None:
+    """A mono8 label picture (0 inlier, 1 anomaly, 255 void), or None without one."""
     if path is None:
         return None
     import cv2
 
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if label is None or label.ndim != 2:
-        raise SampleBagError(f"{path}: not a single-channel label PNG")
+    if label is None or label.ndim != 2 or label.dtype != np.uint8:
+        raise SampleBagError(f"{path}: not a single-channel 8-bit label PNG")
     return label
-
-
-def _image(types, header, pixels, encoding: str):
-    height, width = pixels.shape[:2]
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    return types["sensor_msgs/msg/Image"](
-        header=header,
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=0,
-        step=width * channels,
-        data=pixels.reshape(-1),
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,31 +67,16 @@ def run(args: argparse.Namespace) -> int:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One run; the rates are over the measured window."""
     import numpy as np
-    import yaml
 
-    from dense_ood_ros.model.bundled import config_file
-    from dense_ood_ros.tools.node_process import NodeProcess, environ
+    from dense_ood_ros.tools.node_process import environ, large_frames_profile_env, start_node
 
     domain_id = 150 + os.getpid() % 80
-    profile: dict[str, str] = {}
-    if args.profile:
-        path = config_file("fastdds_large_frames.xml")
-        if path is None:
-            raise TransportBenchError("config/fastdds_large_frames.xml is not installed")
-        profile = {"FASTRTPS_DEFAULT_PROFILES_FILE": str(path)}
+    profile = large_frames_profile_env(keep_user_profile=False) if args.profile else {}
     params = {"model_path": str(args.model.resolve()), "image_topics": [CAMERA]}
     if args.qos:
         params["qos"] = args.qos
     with tempfile.TemporaryDirectory(prefix="dense_ood_transport_") as tmp:
-        params_file = Path(tmp) / "params.yaml"
-        params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-        env = dict(
-            os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"
-        )
-        env.update(profile)
-        command = [sys.executable, "-m", "dense_ood_ros.node", "--ros-args", "--params-file",
-                   str(params_file)]  # fmt: skip
-        node = NodeProcess(command, env, Path(tmp) / "node.log")
+        node = start_node(params, Path(tmp), domain_id=domain_id, env=profile)
         try:
             with environ({**profile, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}):
                 return _camera_side(args, domain_id, node, np)
@@ -108,8 +93,8 @@ def _camera_side(args: argparse.Namespace, domain_id: int, node: Any, np: Any) -
     from sensor_msgs.msg import Image
 
     from dense_ood_ros.codec.image_codec import encode_raw
-    from dense_ood_ros.ros.topics import output_topics
-    from dense_ood_ros.tools.bench import synthetic_frame
+    from dense_ood_ros.tools.bench.common import synthetic_frame
+    from dense_ood_ros.topics import output_topics
 
     context = Context()
     rclpy.init(args=[], context=context, domain_id=domain_id)

@@ -1,7 +1,7 @@
 """`dense-ood-train`: the training command line, one module per subcommand.
 
 The subcommands live in dense_ood_train.commands. Same conventions as `dense-ood`
-(dense_ood_ros.tools.cli): each module exposes `add_arguments(parser)` and `run(args) -> int`,
+(dense_ood_ros.console.cli): each module exposes `add_arguments(parser)` and `run(args) -> int`,
 and keeps torch imports cheap at parser-build time where it can.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from dense_ood_ros.tools.cli import build_parser, run_cli
+from dense_ood_ros.console.cli import build_parser, run_cli
 
 COMMANDS: dict[str, str] = {
     "pretrain-flow": "dense_ood_train.commands.pretrain_flow",

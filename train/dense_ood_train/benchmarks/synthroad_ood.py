@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dense_ood_ros.tools.outputs import check_output_folder
+from dense_ood_ros.console.outputs import check_output_folder
 from dense_ood_train.benchmarks.anomaly_objects import ANOMALY_KINDS, MAX_HEIGHT, draw_anomaly
 from dense_ood_train.benchmarks.base import TRACKS, VOID, Benchmark, BenchmarkError, BenchmarkFrame
 from dense_ood_train.data.canvas import Canvas

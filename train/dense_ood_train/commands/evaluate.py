@@ -18,10 +18,10 @@ from typing import Any
 
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import KNOWN_SCORES
+from dense_ood_ros.model.plan_file import is_plan_file
 from dense_ood_train.evaluation.anomaly_evaluation import (
     COMPONENT_CHOICES,
     ONNX_SUFFIX,
-    PLAN_SUFFIXES,
     EvaluationError,
     evaluate,
     write_report,
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="contract-1 model (.onnx, or a TensorRT .plan with --backend tensorrt) or a "
+        help="contract-1 ONNX model (not a TensorRT plan: give the ONNX it was built from) or a "
         "`dense-ood-train fit` checkpoint (exported to a temporary ONNX with every score)",
     )
     from dense_ood_train.benchmarks import BENCHMARK_NAMES
@@ -152,7 +152,7 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 def prepare_output(output: Path, overwrite: bool) -> Path:
     """Refuse a non-empty folder unless `overwrite` (old results are replaced only on success)."""
-    from dense_ood_ros.tools.outputs import check_output_folder
+    from dense_ood_ros.console.outputs import check_output_folder
 
     return check_output_folder(output, overwrite)
 
@@ -161,9 +161,9 @@ def resolve_model(path: Path, tmp: Path) -> Path:
     """An ONNX model as is; a checkpoint exported to `tmp` as ONNX with every score."""
     if not path.is_file():
         raise EvaluationError(f"--model {path}: no such file")
-    if path.suffix in PLAN_SUFFIXES:
+    if is_plan_file(path):
         raise EvaluationError(
-            f"--model {path}: TensorRT plans are not supported yet; pass the .onnx"
+            f"--model {path}: is a TensorRT plan; pass the .onnx it was built from"
         )
     if path.suffix == ONNX_SUFFIX:
         return path

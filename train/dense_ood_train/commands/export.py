@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.console.outputs import OutputExistsError, check_output_file
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.metrics.pixel import FPR_LEVELS
 from dense_ood_ros.model.contract import KNOWN_SCORES
-from dense_ood_ros.tools.outputs import OutputExistsError, check_output_file
 from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
 
 #: The threshold of an export given neither --threshold nor --threshold-from.

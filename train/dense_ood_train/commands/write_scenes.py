@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dense_ood_ros.console.outputs import check_output_folder
 from dense_ood_ros.errors import DenseOodError
-from dense_ood_ros.tools.outputs import check_output_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,8 +27,6 @@ from dense_ood_ros.metrics.spill import ScoredFrames
 from dense_ood_ros.model.contract import KNOWN_SCORES
 
 ONNX_SUFFIX = ".onnx"
-#: TensorRT plan files: the runtime cannot load them yet (no TensorRT backend in this release).
-PLAN_SUFFIXES = (".plan", ".engine")
 COMPONENT_CHOICES = ("auto", "anomaly", "obstacle", "off")
 CURVE_POINTS = 400
 OUTPUT_FILES = ("metrics.json", "metrics.md", "pr.png", "roc.png")

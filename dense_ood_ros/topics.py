@@ -1,4 +1,5 @@
-"""Topic names of the node: the five outputs beside each camera input (ROS-free).
+"""Topic names of the node: the five outputs beside each camera input (ROS-free: the node, the
+replay's output bag and the tools name topics alike).
 
 For an input `<ns>/<name>` the outputs live under `<ns>/dense_ood/`, so a node serving several
 cameras keeps each camera's masks next to that camera's image (`/cam_front/image_raw` ->
@@ -16,14 +17,14 @@ from dense_ood_ros.errors import DenseOodError
 OUTPUT_DIR = "dense_ood"
 
 #: Output name -> sensor_msgs/Image encoding, in publishing order.
-OUTPUT_ENCODINGS: dict[str, str] = {
+ENCODING_OF_OUTPUT: dict[str, str] = {
     "semantic": "mono8",
     "semantic_color": "rgb8",
     "anomaly_score": "32FC1",
     "anomaly_mask": "mono8",
     "overlay": "rgb8",
 }
-OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUT_ENCODINGS)
+OUTPUT_NAMES: tuple[str, ...] = tuple(ENCODING_OF_OUTPUT)
 
 #: image_transport's name of the compressed sibling of a raw topic.
 COMPRESSED_SUFFIX = "compressed"
@@ -57,8 +58,8 @@ def output_namespace(input_topic: str) -> str:
 
 
 def output_topic(input_topic: str, output: str) -> str:
-    """The topic of one output (a key of OUTPUT_ENCODINGS) for a camera input topic."""
-    if output not in OUTPUT_ENCODINGS:
+    """The topic of one output (a key of ENCODING_OF_OUTPUT) for a camera input topic."""
+    if output not in ENCODING_OF_OUTPUT:
         raise KeyError(f"unknown output {output!r}; outputs are {list(OUTPUT_NAMES)}")
     return f"{output_namespace(input_topic)}/{output}"
 
