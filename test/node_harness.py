@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from dense_ood_ros.tools import node_process
+from dense_ood_ros.tools.node_process import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_NAME = "dense_ood"
@@ -40,24 +41,18 @@ def node_env(domain_id: int, log_dir: Path) -> dict[str, str]:
     return node_process.node_environment(domain_id, extra)
 
 
-class NodeProcess(node_process.NodeProcess):
-    """The node with `params` in `domain_id`, started as the tools start it, files in `workdir`."""
-
-    def __init__(self, params: dict[str, Any], domain_id: int, workdir: Path) -> None:
-        command, env, log_path = node_process.node_invocation(
-            params, workdir, domain_id=domain_id, env=node_env(domain_id, workdir / "ros_log")
-        )
-        super().__init__(
-            command, env, log_path, cwd=workdir
-        )  # not the checkout: the installed package runs
-        self.params_file = workdir / "params.yaml"
+def start_test_node(params: dict[str, Any], domain_id: int, workdir: Path) -> NodeProcess:
+    """The node with `params` in `domain_id`, started as the tools start it, files in `workdir`
+    (also its working folder, not the checkout: the installed package runs)."""
+    env = node_env(domain_id, workdir / "ros_log")
+    return node_process.start_node(params, workdir, domain_id=domain_id, env=env, cwd=workdir)
 
 
 def run_node_until_exit(
     params: dict[str, Any], domain_id: int, workdir: Path, timeout: float = 30.0
 ) -> tuple[int, str]:
     """Run the node with `params` until it exits by itself; (exit code, output)."""
-    node = NodeProcess(params, domain_id, workdir)
+    node = start_test_node(params, domain_id, workdir)
     try:
         code = node.wait(timeout)
     except subprocess.TimeoutExpired:

@@ -49,7 +49,7 @@ def test_node_at_model_size_republishes_scaled_camera_info(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("rclpy")
-    from node_harness import NodeProcess, RosClient, image_msg, make_header, pick_domain_id
+    from node_harness import RosClient, image_msg, make_header, pick_domain_id, start_test_node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -59,7 +59,7 @@ def test_node_at_model_size_republishes_scaled_camera_info(
     domain_id = pick_domain_id(13)
     params = {"model_path": str(tiny_model), "image_topics": [camera], "output_size": "model",
               "qos": "reliable"}  # fmt: skip
-    node = NodeProcess(params, domain_id, tmp_path)
+    node = start_test_node(params, domain_id, tmp_path)
     client = RosClient(domain_id)
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     try:

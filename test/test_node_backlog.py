@@ -21,13 +21,13 @@ pytest.importorskip("rclpy")
 
 from conftest import fixture_model
 from node_harness import (
-    NodeProcess,
     RosClient,
     diagnostic_values,
     image_msg,
     make_header,
     pick_domain_id,
     stamp_key,
+    start_test_node,
     wait_for_status,
 )
 
@@ -57,7 +57,7 @@ def test_fast_camera_builds_no_backlog(tmp_path: Path) -> None:
         "publish_color": False,
         "publish_overlay": False,
     }
-    node = NodeProcess(params, domain_id, tmp_path / "node")
+    node = start_test_node(params, domain_id, tmp_path / "node")
     client = RosClient(domain_id)
     semantic_topic = output_topics(CAMERA)["semantic"]
     try:

@@ -25,6 +25,7 @@ from node_harness import (
     make_header,
     pick_domain_id,
     stamp_key,
+    start_test_node,
     wait_for_status,
 )
 
@@ -57,7 +58,7 @@ def setup(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "qos": "reliable",
         "backend": "onnxruntime",
     }
-    node = NodeProcess(params, domain_id, tmp_path_factory.mktemp("node_compressed"))
+    node = start_test_node(params, domain_id, tmp_path_factory.mktemp("node_compressed"))
     client = RosClient(domain_id)
     try:
         publisher = client.publisher(CompressedImage, f"{CAMERA}/compressed", 10)

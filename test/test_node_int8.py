@@ -14,13 +14,13 @@ pytest.importorskip("rclpy")
 
 from conftest import TINY_INPUT_HW
 from node_harness import (
-    NodeProcess,
     RosClient,
     image_from_msg,
     image_msg,
     make_header,
     pick_domain_id,
     stamp_key,
+    start_test_node,
 )
 
 from dense_ood_ros.engine import load_engine
@@ -36,7 +36,7 @@ def test_node_serves_the_int8_model(int8_tiny_model: Path, tmp_path: Path) -> No
 
     domain_id = pick_domain_id(9)
     params = {"model_path": str(int8_tiny_model), "image_topics": [CAMERA], "qos": "reliable"}
-    node = NodeProcess(params, domain_id, tmp_path)
+    node = start_test_node(params, domain_id, tmp_path)
     client = RosClient(domain_id)
     try:
         publisher = client.publisher(Image, CAMERA, 10)

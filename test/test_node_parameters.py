@@ -20,7 +20,13 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from node_harness import NodeProcess, RosClient, pick_domain_id, run_node_until_exit
+from node_harness import (
+    NodeProcess,
+    RosClient,
+    pick_domain_id,
+    run_node_until_exit,
+    start_test_node,
+)
 
 from dense_ood_ros.ros.node_config import MODEL_PARAMETER_SPECS, PARAMETERS
 
@@ -43,7 +49,7 @@ def setup(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     domain_id = pick_domain_id(17)
     params = {"model_path": str(tiny_model), "image_topics": ["/cam/image_raw"]}
-    node = NodeProcess(params, domain_id, tmp_path_factory.mktemp("node_parameters"))
+    node = start_test_node(params, domain_id, tmp_path_factory.mktemp("node_parameters"))
     client = RosClient(domain_id)
     try:
         deadline = time.monotonic() + 60

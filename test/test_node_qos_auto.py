@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("rclpy")
 
 from node_harness import (
-    NodeProcess,
     RosClient,
     endpoint_reliabilities,
     image_msg,
     make_header,
     pick_domain_id,
+    start_test_node,
 )
 
 from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliability
@@ -43,7 +43,7 @@ def test_camera_after_node(tiny_model: Path, tmp_path: Path, reliable: bool) -> 
     from sensor_msgs.msg import Image
 
     domain_id = pick_domain_id(11 + int(reliable))
-    node = NodeProcess(
+    node = start_test_node(
         {"model_path": str(tiny_model), "image_topics": [CAMERA]}, domain_id, tmp_path
     )
     client = RosClient(domain_id)

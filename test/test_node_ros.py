@@ -32,6 +32,7 @@ from node_harness import (
     make_header,
     pick_domain_id,
     stamp_key,
+    start_test_node,
     wait_for_status,
 )
 
@@ -61,7 +62,7 @@ def setup(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     domain_id = pick_domain_id(1)
     params = {"model_path": str(tiny_model), "image_topics": list(CAMERAS)}
-    node = NodeProcess(params, domain_id, tmp_path_factory.mktemp("node_ros"))
+    node = start_test_node(params, domain_id, tmp_path_factory.mktemp("node_ros"))
     client = RosClient(domain_id)
     try:
         publishers = {cam: client.publisher(Image, cam, qos_profile_sensor_data) for cam in CAMERAS}

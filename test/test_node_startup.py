@@ -95,9 +95,9 @@ def test_ctrl_c_twice_stops_cleanly(tiny_model: Path, tmp_path: Path, gap_s: flo
     import signal
     import time
 
-    from node_harness import NodeProcess
+    from node_harness import start_test_node
 
-    node = NodeProcess({"model_path": str(tiny_model)}, DOMAIN_ID, tmp_path)
+    node = start_test_node({"model_path": str(tiny_model)}, DOMAIN_ID, tmp_path)
     deadline = time.monotonic() + 60
     while "serving" not in node.output() and time.monotonic() < deadline:
         assert node.alive(), node.output()

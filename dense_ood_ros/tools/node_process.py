@@ -2,8 +2,7 @@
 one way: `python -m dense_ood_ros.node --ros-args --params-file F` in a private ROS domain on
 localhost; and environment overrides for the tool's own rclpy side.
 
-`start_node(params, workdir, domain_id=...)` is what callers use; `node_invocation` is its
-first half (params file, command line, environment) for callers that subclass NodeProcess.
+`start_node(params, workdir, domain_id=...)` is what callers use.
 """
 
 from __future__ import annotations
@@ -38,23 +37,6 @@ def write_params(path: Path, params: Mapping[str, Any]) -> Path:
     return path
 
 
-def node_invocation(
-    params: Mapping[str, Any],
-    workdir: Path,
-    *,
-    domain_id: int,
-    env: Mapping[str, str] | None = None,
-    log_path: Path | None = None,
-) -> tuple[list[str], dict[str, str], Path]:
-    """Write `workdir`/params.yaml; return the node's command line, its environment (ours,
-    ROS_DOMAIN_ID, discovery on localhost, then `env`) and its log file (default
-    `workdir`/node.log)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    params_file = write_params(workdir / "params.yaml", params)
-    command = [sys.executable, "-m", NODE_MODULE, "--ros-args", "--params-file", str(params_file)]
-    return command, node_environment(domain_id, env), log_path or workdir / "node.log"
-
-
 def node_environment(domain_id: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Ours, with ROS_DOMAIN_ID `domain_id` and discovery on localhost, then `env`."""
     full_env = dict(
@@ -73,11 +55,14 @@ def start_node(
     log_path: Path | None = None,
     cwd: Path | None = None,
 ) -> NodeProcess:
-    """Start the node with `params` in ROS domain `domain_id` (see node_invocation)."""
-    command, full_env, log = node_invocation(
-        params, workdir, domain_id=domain_id, env=env, log_path=log_path
-    )
-    return NodeProcess(command, full_env, log, cwd=cwd)
+    """Write `workdir`/params.yaml and start the node on it in ROS domain `domain_id`, with our
+    environment plus `env` (see node_environment), its output in `log_path` (default
+    `workdir`/node.log)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    params_file = write_params(workdir / "params.yaml", params)
+    command = [sys.executable, "-m", NODE_MODULE, "--ros-args", "--params-file", str(params_file)]
+    log = log_path or workdir / "node.log"
+    return NodeProcess(command, node_environment(domain_id, env), log, cwd=cwd)
 
 
 def large_frames_profile_env(keep_user_profile: bool = True) -> dict[str, str]:

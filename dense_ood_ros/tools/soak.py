@@ -143,6 +143,7 @@ def _camera_side(
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from dense_ood_ros.codec.messages import image_msg_from_array
     from dense_ood_ros.topics import output_topics
 
     context = Context()
@@ -168,10 +169,7 @@ def _camera_side(
     wanted = len(outputs[0])
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (*hw, 3), dtype=np.uint8) for _ in range(8)]
-    msgs = [
-        Image(height=hw[0], width=hw[1], encoding="rgb8", step=hw[1] * 3, data=f.tobytes())
-        for f in frames
-    ]
+    msgs = [image_msg_from_array(f, "rgb8") for f in frames]
     result = SoakResult(frames_asked=args.frames)
     try:
         deadline = time.monotonic() + 120
