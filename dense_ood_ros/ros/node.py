@@ -475,9 +475,12 @@ def main(args: list[str] | None = None) -> int:
             logger.error(str(exc))
         _teardown(node)
         return 1 if isinstance(exc, StartupError) else 0
+    # Resolved before spinning: a second Ctrl-C must not land while an except clause still
+    # calls a function to learn what it catches (it did: a traceback and exit -2 under load).
+    stopped_by_signal = (KeyboardInterrupt, _external_shutdown())
     try:
         rclpy.spin(node)
-    except (KeyboardInterrupt, _external_shutdown()):
+    except stopped_by_signal:
         pass
     except Exception:
         if rclpy.ok():  # a real failure; not the executor seeing a context a signal ended
