@@ -113,3 +113,24 @@ def test_input_rate_from_arrivals() -> None:
         clock.now += 0.05
     assert math.isclose(stats.input_rate_hz(), 20.0)
     assert dict(stats.status().values)["input_rate_hz"] == "20.0"
+
+
+def test_status_names_every_condition_that_holds() -> None:
+    """Losing in transport, dropping and rejecting can all hold at once: all are named, at the
+    highest level among them (a loaded machine must not hide its drops behind its losses)."""
+    clock = FakeClock()
+    stats = CameraStats(hold_s=5.0, clock=clock)
+    for sequence in (1, 3):  # 2 lost in transport
+        stats.on_received(sequence)
+    stats.on_dropped()
+    status = stats.status()
+    assert status.level == Level.WARN
+    assert "losing frames in transport" in status.message and "dropping" in status.message
+    stats.on_rejected("corrupt JPEG")
+    status = stats.status()
+    assert status.level == Level.ERROR
+    assert status.message.startswith("error: corrupt JPEG; ")
+    assert "losing frames in transport" in status.message and "dropping" in status.message
+    clock.now += 6.0  # every event is older than hold_s, and no frame came: only stale is left
+    status = stats.status()
+    assert (status.level, status.message) == (Level.WARN, "no frames for 6 s")

@@ -155,17 +155,36 @@ class CameraStats:
         return CameraStatus(level, message, values)
 
     def _level(self, now: float) -> tuple[Level, str]:
-        if self._last_error_at is not None and now - self._last_error_at <= self._hold_s:
-            return Level.ERROR, f"error: {self.last_error}"
+        """Every condition that holds now, worst first, joined by '; ' (none: OK, "ok").
+
+        Conditions can hold together (a loaded machine both loses frames in transport and
+        drops them before the engine): an operator is told all of them, at the highest level.
+        """
+        conditions = self._conditions(now)
+        if not conditions:
+            return Level.OK, "ok"
+        conditions.sort(key=lambda item: -item[0])
+        return conditions[0][0], "; ".join(text for _, text in conditions)
+
+    def _conditions(self, now: float) -> list[tuple[Level, str]]:
+        found: list[tuple[Level, str]] = []
+        if self._held(self._last_error_at, now):
+            found.append((Level.ERROR, f"error: {self.last_error}"))
         if self._last_in is None:
-            return Level.WARN, "waiting for frames"
-        if now - self._last_in > self._stale_s:
-            return Level.WARN, f"no frames for {now - self._last_in:.0f} s"
-        if self._last_loss_at is not None and now - self._last_loss_at <= self._hold_s:
-            return Level.WARN, "losing frames in transport (frames_lost): see QoS in docs/node.md"
-        if self._last_drop_at is not None and now - self._last_drop_at <= self._hold_s:
-            return Level.WARN, "dropping frames: camera faster than the engine"
-        return Level.OK, "ok"
+            found.append((Level.WARN, "waiting for frames"))
+        elif now - self._last_in > self._stale_s:
+            found.append((Level.WARN, f"no frames for {now - self._last_in:.0f} s"))
+        if self._held(self._last_loss_at, now):
+            found.append(
+                (Level.WARN, "losing frames in transport (frames_lost): see QoS in docs/node.md")
+            )
+        if self._held(self._last_drop_at, now):
+            found.append((Level.WARN, "dropping frames: camera faster than the engine"))
+        return found
+
+    def _held(self, since: float | None, now: float) -> bool:
+        """An event at `since` still colours the status (within hold_s)."""
+        return since is not None and now - since <= self._hold_s
 
 
 def _fmt(value: float) -> str:
