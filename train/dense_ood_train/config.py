@@ -73,6 +73,10 @@ class ModelConfig:
     decoder_width: int = 128
     spp: bool = True
     num_classes: int = 19
+    # the two-stage recipe: a `fit` checkpoint (same architecture) whose segmenter weights this
+    # fit starts from, e.g. a closed-set fit fine-tuned with negatives; null = the backbone's
+    # initial weights above
+    init_checkpoint: str | None = None
 
 
 @dataclass
@@ -102,15 +106,19 @@ class FlowConfig:
 class NegativesConfig:
     """Which negatives are pasted into inlier crops, their sizes, and the JSD loss weight."""
 
-    mode: str = "flow"  # flow | none | real | noise | flow+real
+    mode: str = "flow"  # flow | none | real | coco | noise | flow+real | flow+coco
     beta: float = 0.03
-    flow_share: float = 0.5  # mode flow+real: chance that an image gets a flow sample (else object)
+    # flow+real, flow+coco: chance that an image gets a flow sample (else an object)
+    flow_share: float = 0.5
     patch_min: int = 16  # patch side range in pixels at `reference_height`, scaled to the crop
     patch_max: int = 216
     patch_step: int = 8
     reference_height: int = 1024
     real_source: str = "procedural"  # mode=real: "procedural" or a folder of images
     real_masks_dir: str | None = None  # object masks for real_source images (same file stems)
+    # modes coco, flow+coco: a folder of RGBA object cut-outs (alpha = mask), e.g.
+    # ../shared/data/coco_objects/train; never objects of the validation split
+    coco_dir: str | None = None
     probability: float = 1.0  # share of steps that paste negatives
 
 
@@ -123,6 +131,9 @@ class OptimConfig:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     backbone_lr_mult: float = 0.25  # pretrained backbones learn slower (SwiftNet)
+    # the encoder's weights and batch-norm statistics stay as they are (outlier-exposure
+    # fine-tuning in the manner of Chan et al. 2021 / RbA): only the decoder learns
+    freeze_encoder: bool = False
     schedule: str = "cosine"  # cosine | poly | constant
     poly_power: float = 0.9
     warmup_steps: int = 0
@@ -173,7 +184,7 @@ class TrainConfig:
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("synthroad", "cityscapes", "camvid", "folder"),
-    "negatives.mode": ("flow", "none", "real", "noise", "flow+real"),
+    "negatives.mode": ("flow", "none", "real", "coco", "noise", "flow+real", "flow+coco"),
     "optim.name": ("adamw", "sgd"),
     "optim.schedule": ("cosine", "poly", "constant"),
     "log.format": ("csv", "tensorboard"),
@@ -317,6 +328,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     if not 0 < low <= high:
         raise TrainConfigError(
             f"data.scale must be [low, high] with 0 < low <= high, got {low, high}"
+        )
+    if config.negatives.mode in ("coco", "flow+coco") and not config.negatives.coco_dir:
+        raise TrainConfigError(
+            f"negatives.coco_dir is required for negatives.mode '{config.negatives.mode}'"
         )
     if config.data.dataset in ("cityscapes", "camvid") and not config.data.root:
         raise TrainConfigError(f"data.root is required for dataset '{config.data.dataset}'")

@@ -148,3 +148,63 @@ def test_verdict_compares_seeds_not_means() -> None:
     assert verdict([0.30, 0.12], [0.10, 0.15], higher_is_better=True) == "level"
     assert verdict([0.05, 0.08], [0.10, 0.15], higher_is_better=True) == "loses"
     assert verdict([0.40, 0.45], [0.60, 0.70], higher_is_better=False) == "beats"
+
+
+def test_configs_fine_tune_from_the_base_fit_of_their_seed(tmp_path: Path) -> None:
+    """The two-stage recipe: one base fit per seed, configs start from it (own steps, own
+    splits); nested `set` lists (YAML anchors) are flattened."""
+    bases = {"closed": {"steps": 2, "set": ["negatives.mode=none"]}}
+    configs = {
+        "tuned": {
+            "base": "closed",
+            "steps": 2,
+            "splits": ["val"],
+            "set": [["negatives.mode=none"], "optim.freeze_encoder=true"],
+        }
+    }
+    study = _study(tmp_path, seeds=[0], flows=None, bases=bases, configs=configs, compare=None)
+    output = tmp_path / "out"
+    assert _run(study, output) == 0
+    base = output / "bases" / "closed" / "seed0" / "last.pt"
+    run = output / "runs" / "tuned" / "seed0"
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert base.is_file() and config["model"]["init_checkpoint"] == str(base)
+    assert config["optim"]["steps"] == 2 and config["optim"]["freeze_encoder"] is True
+    assert (run / "eval_val" / "metrics.json").is_file()
+    assert not (run / "eval_test").exists()  # the config's splits only
+
+
+def test_a_seeds_bases_run_before_the_next_seed_and_splits_name_their_benchmark(
+    tmp_path: Path,
+) -> None:
+    from dense_ood_train.study.runner import StudyRunner, _needs_first
+
+    splits = {"val": {"split": "val"}, "other": {"benchmark": "camvid-pasted", "split": "val"}}
+    study = load_study(
+        _study(
+            tmp_path,
+            bases={"closed": {"steps": 2}},
+            configs={"a": {"base": "closed"}, "b": {"base": "closed", "flow": "tiny"}},
+            evaluation={"benchmark": "synthroad-ood", "splits": splits},
+            compare=None,
+        )
+    )
+    assert study.split_benchmark("other") == ("camvid-pasted", {"split": "val"})
+    assert study.split_benchmark("val") == ("synthroad-ood", {"split": "val"})
+    prerequisites, runs = StudyRunner(study, tmp_path / "out").stages([])
+    order = [stage.name for stage in _needs_first([*runs, *prerequisites])]
+    assert order == [
+        "base closed seed 0",
+        "fit a seed 0",
+        "flow tiny",
+        "fit b seed 0",
+        "base closed seed 1",
+        "fit a seed 1",
+        "fit b seed 1",
+    ]
+    bad = _study(tmp_path, configs={"x": {"base": "nope"}}, compare=None)
+    with pytest.raises(StudyError, match=r"configs\.x\.base: 'nope' is not one of"):
+        load_study(bad)
+    bad = _study(tmp_path, configs={"x": {"splits": ["nope"]}}, compare=None)
+    with pytest.raises(StudyError, match=r"configs\.x\.splits: 'nope' is not a split"):
+        load_study(bad)

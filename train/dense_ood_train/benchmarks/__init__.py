@@ -4,7 +4,7 @@
 iterable of `BenchmarkFrame(name, image uint8 RGB, anomaly uint8 0/1/255 | None, semantic
 class ids | None)` with `.name` and `.track` ("anomaly" | "obstacle" | None: the SMIYC
 component-metric track of the benchmark's protocol). Semantic ids are Cityscapes trainIds,
-except camvid-ood's and camvid-pasted's (the 11 CamVid classes). Each reader's module
+except camvid-ood's, camvid-pasted's and camvid-coco's (the 11 CamVid classes). Each reader's module
 documents its layout and label convention with the source.
 """
 
@@ -96,6 +96,12 @@ def _camvid_pasted(root, **options):
     return CamVidPasted(root, **options)
 
 
+def _camvid_coco(root, **options):
+    from dense_ood_train.benchmarks.camvid_coco import CamVidCoco
+
+    return CamVidCoco(root, **options)
+
+
 # name -> (opener, needs a root, the function whose keyword arguments are the options)
 _OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
     "smiyc-anomaly": (_smiyc_anomaly, True, "smiyc.open_smiyc"),
@@ -107,6 +113,7 @@ _OPENERS: dict[str, tuple[Callable[..., Benchmark], bool, str]] = {
     "camvid-ood": (_camvid_ood, True, "camvid_ood.open_camvid_ood"),
     "roadanomaly": (_roadanomaly, True, "roadanomaly.open_roadanomaly"),
     "camvid-pasted": (_camvid_pasted, True, "camvid_pasted.CamVidPasted"),
+    "camvid-coco": (_camvid_coco, True, "camvid_coco.CamVidCoco"),
     "cityscapes-val": (_cityscapes, True, "cityscapes_val.open_cityscapes"),
     "folder": (_folder, True, "folder.open_folder"),
     "synthroad-ood": (_synthroad_ood, False, "synthroad_ood.SynthRoadOOD"),

@@ -43,10 +43,10 @@ CAMERA_HEIGHT_M = 1.3
 _ID = {name: i for i, name in enumerate(CAMVID.names)}
 _GROUND = (_ID["road"], _ID["pavement"])
 # what stands in front of an object on the ground (plus void, whose content is unknown)
-_OCCLUDERS = np.zeros(256, dtype=bool)
+OCCLUDERS = np.zeros(256, dtype=bool)
 for _name in ("pole", "sign_symbol", "fence", "car", "pedestrian", "bicyclist"):
-    _OCCLUDERS[_ID[_name]] = True
-_OCCLUDERS[IGNORE_INDEX] = True
+    OCCLUDERS[_ID[_name]] = True
+OCCLUDERS[IGNORE_INDEX] = True
 
 
 def fit_camera(semantic: np.ndarray) -> RoadCamera:
@@ -67,10 +67,11 @@ def fit_camera(semantic: np.ndarray) -> RoadCamera:
     )
 
 
-def _pick_spot(
-    semantic: np.ndarray, cam: RoadCamera, rng: np.random.Generator, kind: str
-) -> tuple[float, float] | None:
-    """A ground point (u, z) under a random road (or pavement) pixel below the horizon."""
+def pick_ground_pixel(
+    semantic: np.ndarray, cam: RoadCamera, rng: np.random.Generator, height_m: float
+) -> tuple[float, float, float] | None:
+    """(x, y, depth z) of a random road (3 in 4) or pavement pixel below the horizon, where an
+    object `height_m` tall would stand out (6+ px, 80 m at most); None when there is none."""
     wanted = _ID["road"] if rng.random() < 0.75 else _ID["pavement"]
     ys, xs = np.nonzero(semantic == wanted)
     keep = ys > cam.horizon + 4
@@ -79,8 +80,19 @@ def _pick_spot(
     i = int(rng.integers(int(keep.sum())))
     x, y = float(xs[keep][i]), float(ys[keep][i])
     z = cam.depth_of_row(y)
-    if not np.isfinite(z) or z > 80.0 or MAX_HEIGHT[kind] * cam.pixels_per_metre(z) < 6.0:
+    if not np.isfinite(z) or z > 80.0 or height_m * cam.pixels_per_metre(z) < 6.0:
         return None
+    return x, y, z
+
+
+def _pick_spot(
+    semantic: np.ndarray, cam: RoadCamera, rng: np.random.Generator, kind: str
+) -> tuple[float, float] | None:
+    """A ground point (u, z) under a random road (or pavement) pixel below the horizon."""
+    pixel = pick_ground_pixel(semantic, cam, rng, MAX_HEIGHT[kind])
+    if pixel is None:
+        return None
+    x, _, z = pixel
     return (x - cam.center_x) * z / cam.focal, z
 
 
@@ -129,7 +141,7 @@ def paste_objects(
         before, drawn_before = anomaly.copy(), drawn.copy()
         draw_anomaly(cv, cam, np.random.default_rng(rng.integers(2**63)), kind, *spot, 0.7)
         new = (anomaly == 1) & (before == 0)
-        if not new.any() or _OCCLUDERS[semantic[new]].any():
+        if not new.any() or OCCLUDERS[semantic[new]].any():
             anomaly[:], drawn[:] = before, drawn_before
             continue
         placed += 1
@@ -148,6 +160,7 @@ class CamVidPasted(Benchmark):
 
     track = None  # pixel metrics: SMIYC's component size limits are set for 1280x720+ frames
     semantic_classes = CAMVID.names
+    prefix = "camvid-pasted"
 
     def __init__(
         self,
@@ -168,8 +181,14 @@ class CamVidPasted(Benchmark):
         if part != "all":
             indices = indices[0 if part == "select" else 1 :: 2]
         self.items = [(i, v) for i in indices for v in range(variants)]
-        self.name = f"camvid-pasted-{split}" + ("" if part == "all" else f"-{part}")
+        self.name = f"{self.prefix}-{split}" + ("" if part == "all" else f"-{part}")
         self.split, self.objects = split, (int(objects[0]), int(objects[1]))
+
+    def paste(
+        self, image: np.ndarray, semantic: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rgb, anomaly, semantic) of one frame with this benchmark's objects pasted in."""
+        return paste_objects(image, semantic, seed, self.objects)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -178,7 +197,7 @@ class CamVidPasted(Benchmark):
         frame_index, variant = self.items[index]
         image, semantic = self.frames[frame_index]
         seed = hash_seed(self.split, frame_index, variant)
-        rgb, anomaly, semantic = paste_objects(image, semantic, seed, self.objects)
+        rgb, anomaly, semantic = self.paste(image, semantic, seed)
         stem = self.frames.name(frame_index)
         return BenchmarkFrame(f"{stem}_v{variant}", rgb, anomaly, semantic)
 

@@ -100,6 +100,11 @@ def model_licence(config: TrainConfig) -> str:
             "initialised from EdgeNets' ESPNetv2 Cityscapes weights (MIT, Sachin Mehta; "
             "trained on Cityscapes, whose terms are non-commercial)"
         )
+    if config.negatives.mode in ("coco", "flow+coco"):
+        parts.append(
+            "trained with COCO 2017 object cut-outs pasted as negatives (annotations CC BY 4.0; "
+            "photos under their Flickr owners' licences, several non-commercial): research use"
+        )
     return "; ".join(p for p in parts if p)
 
 

@@ -77,6 +77,19 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig, dict[str,
     return segmenter.eval(), config, extra
 
 
+def load_segmenter_weights(path: str | Path, segmenter: nn.Module) -> None:
+    """Start `segmenter` from a `fit` checkpoint's segmenter (model.init_checkpoint, the
+    two-stage recipe); CheckpointError when unreadable or of another architecture."""
+    state = read_checkpoint(path)
+    try:
+        segmenter.load_state_dict(state["segmenter"])
+    except (KeyError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"model.init_checkpoint {path}: its segmenter does not fit the configured model "
+            f"({first_line(exc)})"
+        ) from exc
+
+
 def flow_architecture_of(state: dict[str, Any]) -> dict[str, Any] | None:
     """The flow architecture a checkpoint records: pretrain-flow's, or a fit config's flow part."""
     from dense_ood_train.models import FLOW_ARCHITECTURE_KEYS

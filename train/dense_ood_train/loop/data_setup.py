@@ -133,9 +133,14 @@ def collate_pairs(batch: Sequence[Pair]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def build_negative_source(config: TrainConfig) -> NegativeSource:
-    """The data.negatives source for negatives.mode 'real'."""
+    """The object source of an object mode: COCO cut-outs (coco, flow+coco), else procedural
+    objects or a folder's images (real, flow+real)."""
     from dense_ood_train.data import negatives
 
+    if config.negatives.mode in ("coco", "flow+coco"):
+        from dense_ood_train.data.cutouts import CocoNegatives
+
+        return CocoNegatives(_required(config.negatives.coco_dir, "negatives.coco_dir"))
     source = config.negatives.real_source
     if source == "procedural":
         return negatives.ProceduralNegatives()

@@ -25,7 +25,12 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
 from dense_ood_train.config import TrainConfig, TrainConfigError, TrainingError
-from dense_ood_train.loop.checkpoint import load_pretrained_flow, read_checkpoint, save_checkpoint
+from dense_ood_train.loop.checkpoint import (
+    load_pretrained_flow,
+    load_segmenter_weights,
+    read_checkpoint,
+    save_checkpoint,
+)
 from dense_ood_train.loop.data_setup import build_datasets, build_negative_source, collate_pairs
 from dense_ood_train.loop.provenance import source_commit
 from dense_ood_train.loop.segmenter_validation import evaluate_segmenter
@@ -109,17 +114,18 @@ def lr_factor(step: int, config: TrainConfig) -> float:
 
 
 def build_segmenter_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD with two groups: backbone (lr * backbone_lr_mult) and decoder (lr)."""
+    """AdamW or SGD with two groups: backbone (lr * backbone_lr_mult) and decoder (lr); the
+    decoder's alone when the encoder is frozen."""
     optim = config.optim
     backbone, head = segmenter.parameter_groups()
-    groups = [
-        {
+    groups = [{"params": head, "lr": optim.lr, "base_lr_mult": 1.0}]
+    if not optim.freeze_encoder:
+        backbone_group = {
             "params": backbone,
             "lr": optim.lr * optim.backbone_lr_mult,
             "base_lr_mult": optim.backbone_lr_mult,
-        },
-        {"params": head, "lr": optim.lr, "base_lr_mult": 1.0},
-    ]
+        }
+        groups.insert(0, backbone_group)
     if optim.name == "sgd":
         return torch.optim.SGD(
             groups, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
@@ -216,6 +222,10 @@ class Trainer:
         config = self.config
         mode = config.negatives.mode
         segmenter = build_segmenter(config.model)
+        if config.model.init_checkpoint:
+            load_segmenter_weights(config.model.init_checkpoint, segmenter)
+        if config.optim.freeze_encoder:
+            segmenter.freeze_encoder()
         flow = build_flow(config.flow) if mode in FLOW_MODES else None
         source = build_negative_source(config) if mode in OBJECT_MODES else None
         self.model = JointModel(segmenter, flow, config, source).to(self.device)
@@ -247,7 +257,7 @@ class Trainer:
         return (
             self.warmup_steps > 0
             or self.config.negatives.probability < 1.0
-            or self.config.negatives.mode == "flow+real"
+            or self.config.negatives.mode in ("flow+real", "flow+coco")
             or not (flow.joint_gradient or flow.nll_weight > 0)
         )
 

@@ -31,8 +31,8 @@ from dense_ood_train.models.flow import Glow
 from dense_ood_train.models.normalization import Normalize
 
 #: negatives.mode values that paste flow samples, and those that paste objects from a source.
-FLOW_MODES = ("flow", "flow+real")
-OBJECT_MODES = ("real", "flow+real")
+FLOW_MODES = ("flow", "flow+real", "flow+coco")
+OBJECT_MODES = ("real", "coco", "flow+real", "flow+coco")
 
 
 @dataclass
@@ -49,9 +49,10 @@ class JointModel(nn.Module):
     """Segmenter + optional flow; `forward` returns the NFlowJS loss of one batch.
 
     Modes (config.negatives.mode): "flow" pastes flow samples (the method), "none" trains the
-    plain segmenter, "real" pastes objects from a data.negatives source (outlier exposure),
-    "flow+real" gives each image a flow sample with probability negatives.flow_share and an
-    object otherwise, "noise" pastes i.i.d. uniform noise (an ablation).
+    plain segmenter, "real" pastes procedural objects (or a folder's), "coco" real COCO object
+    photos (both outlier exposure), "flow+real" and "flow+coco" give each image a flow sample
+    with probability negatives.flow_share and an object otherwise, "noise" pastes i.i.d.
+    uniform noise (an ablation).
 
     The flow's share of the loss follows config.flow: with `joint_gradient` the samples stay
     attached (the segmenter's loss reaches the flow), without it they are detached; with
@@ -167,7 +168,7 @@ class JointModel(nn.Module):
         mode = self.config.negatives.mode
         if mode == "flow":
             return torch.ones(n, dtype=torch.bool)
-        if mode == "real":
+        if mode not in FLOW_MODES:
             return torch.zeros(n, dtype=torch.bool)
         return torch.from_numpy(rng.random(n) < self.config.negatives.flow_share)
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dense_ood_train.models.frozen_encoder import FreezableEncoder
+
 #: Encoder widths at strides 2, 4, 8 and 16 for each width scale `s`.
 ENCODER_CHANNELS: dict[float, tuple[int, int, int, int]] = {
     0.5: (16, 32, 64, 128),
@@ -334,7 +336,7 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class ESPNetv2Segmenter(nn.Module):
+class ESPNetv2Segmenter(FreezableEncoder):
     """Normalised RGB [N, 3, H, W] -> logits [N, num_classes, H, W] (any H, W).
 
     `pretrained_file`: an EdgeNets ESPNetv2 Cityscapes checkpoint of the same `s` (or a state dict
@@ -433,6 +435,10 @@ class ESPNetv2Segmenter(nn.Module):
                 if source >= 0:
                     classifier.weight[row] = weight[source]
                     classifier.bias[row] = bias[source]
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.base_net
 
     def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(encoder parameters, decoder + classifier parameters), for per-group learning rates;

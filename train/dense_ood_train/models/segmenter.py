@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dense_ood_train.models.frozen_encoder import FreezableEncoder
+
 
 class ConvBNReLU(nn.Sequential):
     """Convolution, batch norm, ReLU."""
@@ -77,7 +79,7 @@ class LadderDecoder(nn.Module):
         return x
 
 
-class LadderSegmenter(nn.Module):
+class LadderSegmenter(FreezableEncoder):
     """Normalised RGB [N, 3, H, W] -> logits [N, num_classes, H, W]."""
 
     def __init__(
@@ -110,6 +112,10 @@ class LadderSegmenter(nn.Module):
         features = self.backbone(x)
         logits = self.classifier(self.decoder(features))
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.backbone
 
     def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(backbone parameters, decoder + classifier parameters), for per-group learning rates."""

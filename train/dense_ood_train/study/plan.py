@@ -8,6 +8,8 @@ A study file (YAML) looks like train/studies/synthroad.yaml:
     set: []                              # overrides for every fit and pretraining
     flows:                               # pretrained once each, before the fits
       glow: {steps: 6000, set: [flow.hidden=64]}
+    bases:                               # fitted once per seed, before the configs on them
+      closed_set: {steps: 600, set: [negatives.mode=none]}
     evaluation:
       benchmark: synthroad-ood           # root: DIR for benchmarks read from files
       splits: {val: {split: val, num_frames: 200}, test: {split: test, num_frames: 500}}
@@ -15,12 +17,16 @@ A study file (YAML) looks like train/studies/synthroad.yaml:
       no_negatives: {set: [negatives.mode=none]}
       nflowjs: {flow: glow, set: [flow.lr=0], scores: [jsd, energy]}
       scratch: {seeds: [0], set: [flow.lr=1e-3]}
+      tuned: {base: closed_set, steps: 200, set: [optim.freeze_encoder=true]}
     compare:                             # verdicts in the table: method against baselines
       - {method: nflowjs/jsd, against: [no_negatives/*]}
 
 A config that names a flow gets that flow's overrides (so the architecture matches) and
-`flow.pretrained` pointing at its checkpoint. Everything a run does follows from this plan and
-its output folder, so a study can be stopped and resumed at any point.
+`flow.pretrained` pointing at its checkpoint. A config that names a base (the two-stage
+recipe) starts from the base's fit of the same seed (`model.init_checkpoint`) and runs its own
+`steps` (default: the study's). A split may name its own `benchmark` (default: the
+evaluation's). Everything a run does follows from this plan and its output folder, so a study
+can be stopped and resumed at any point.
 """
 
 from __future__ import annotations
@@ -36,9 +42,12 @@ from dense_ood_train.config import TrainConfigError, load_config
 
 #: A finished stage's marker file in its folder; it holds the stage's settings.
 DONE_MARKER = ".study_done"
-STUDY_KEYS = {"base", "steps", "seeds", "set", "flows", "evaluation", "configs", "compare"}
-CONFIG_KEYS = {"set", "seeds", "flow", "scores", "note"}
+STUDY_KEYS = {
+    "base", "steps", "seeds", "set", "flows", "bases", "evaluation", "configs", "compare"
+}  # fmt: skip
+CONFIG_KEYS = {"set", "seeds", "flow", "base", "steps", "splits", "scores", "note"}
 FLOW_KEYS = {"steps", "minutes", "set", "seed"}
+BASE_KEYS = {"steps", "set"}
 
 
 class StudyError(DenseOodError, ValueError):
@@ -57,6 +66,15 @@ class FlowSpec:
 
 
 @dataclass(frozen=True)
+class BaseSpec:
+    """A fit made once per seed that configs start from (the two-stage recipe's first stage)."""
+
+    name: str
+    steps: int
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ConfigSpec:
     """One named config of the study: overrides on top of the base, its seeds and scores."""
 
@@ -64,6 +82,9 @@ class ConfigSpec:
     overrides: tuple[str, ...]
     seeds: tuple[int, ...]
     flow: str | None = None
+    base: str | None = None
+    steps: int | None = None  # None: the study's
+    splits: tuple[str, ...] | None = None  # None: every evaluation split
     scores: tuple[str, ...] | None = None  # None: every score the model carries
     note: str = ""
 
@@ -90,22 +111,45 @@ class Study:
     splits: dict[str, dict[str, Any]]
     root: str | None = None  # the benchmark's folder (as given: relative to the working folder)
     compare: list[Comparison] = field(default_factory=list)
+    bases: dict[str, BaseSpec] = field(default_factory=dict)
 
-    def fit_overrides(self, config: ConfigSpec, seed: int, flow_checkpoint: Path | None) -> list:
-        """The `--set` list of one run: study, flow, config, then seed and budget."""
+    def fit_overrides(
+        self,
+        config: ConfigSpec,
+        seed: int,
+        flow_checkpoint: Path | None,
+        base_checkpoint: Path | None = None,
+    ) -> list:
+        """The `--set` list of one run: study, flow, base, config, then seed and budget."""
         overrides = list(self.overrides)
         if config.flow is not None:
             overrides += self.flows[config.flow].overrides
             overrides.append(f"flow.pretrained={flow_checkpoint}")
-        return [*overrides, *config.overrides, f"seed={seed}", f"optim.steps={self.steps}"]
+        if config.base is not None:
+            overrides += self.bases[config.base].overrides
+            overrides.append(f"model.init_checkpoint={base_checkpoint}")
+        steps = config.steps or self.steps
+        return [*overrides, *config.overrides, f"seed={seed}", f"optim.steps={steps}"]
+
+    def base_overrides(self, base: BaseSpec, seed: int) -> list[str]:
+        return [*self.overrides, *base.overrides, f"seed={seed}", f"optim.steps={base.steps}"]
+
+    def split_benchmark(self, split: str) -> tuple[str, dict[str, Any]]:
+        """(benchmark, options) of an evaluation split: its own benchmark or the study's."""
+        options = dict(self.splits[split])
+        return str(options.pop("benchmark", self.benchmark)), options
 
     def flow_overrides(self, flow: FlowSpec) -> list[str]:
         return [*self.overrides, *flow.overrides, f"seed={flow.seed}"]
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:
+    """A list of strings; nested lists are flattened, so a YAML anchor of shared overrides can
+    be extended: `set: [*finetune, negatives.beta=0.3]`."""
     if value is None:
         return ()
+    if isinstance(value, list):
+        value = [v for item in value for v in (item if isinstance(item, list) else [item])]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise StudyError(f"{key}: expected a list of KEY=VALUE strings")
     return tuple(value)
@@ -149,12 +193,35 @@ def _flow(name: str, raw: Any) -> FlowSpec:
     )
 
 
-def _config(name: str, raw: Any, seeds: tuple[int, ...], flows: dict[str, FlowSpec]) -> ConfigSpec:
+def _base(name: str, raw: Any) -> BaseSpec:
+    key = f"bases.{name}"
+    raw = _mapping(raw, key, BASE_KEYS)
+    return BaseSpec(
+        name=name,
+        steps=_positive_int(raw.get("steps"), f"{key}.steps"),
+        overrides=_strings(raw.get("set"), f"{key}.set"),
+    )
+
+
+def _config(
+    name: str,
+    raw: Any,
+    seeds: tuple[int, ...],
+    flows: dict[str, FlowSpec],
+    bases: dict[str, BaseSpec],
+) -> ConfigSpec:
     key = f"configs.{name}"
     raw = _mapping(raw, key, CONFIG_KEYS)
     flow = raw.get("flow")
     if flow is not None and flow not in flows:
         raise StudyError(f"{key}.flow: {flow!r} is not one of the study's flows")
+    base = raw.get("base")
+    if base is not None and base not in bases:
+        raise StudyError(f"{key}.base: {base!r} is not one of the study's bases")
+    steps = raw.get("steps")
+    splits = raw.get("splits")
+    if splits is not None:
+        splits = _strings(splits, f"{key}.splits")
     scores = raw.get("scores")
     if scores is not None:
         scores = _strings(scores, f"{key}.scores")
@@ -163,6 +230,9 @@ def _config(name: str, raw: Any, seeds: tuple[int, ...], flows: dict[str, FlowSp
         overrides=_strings(raw.get("set"), f"{key}.set"),
         seeds=_seeds(raw["seeds"], f"{key}.seeds") if "seeds" in raw else seeds,
         flow=flow,
+        base=base,
+        steps=None if steps is None else _positive_int(steps, f"{key}.steps"),
+        splits=splits,
         scores=scores,
         note=str(raw.get("note", "")),
     )
@@ -210,14 +280,22 @@ def _parse(path: Path, raw: dict[str, Any]) -> Study:
     if not isinstance(flows_raw, dict):
         raise StudyError("flows: expected a mapping of name -> {steps, set}")
     flows = {name: _flow(name, spec) for name, spec in flows_raw.items()}
+    bases_raw = raw.get("bases") or {}
+    if not isinstance(bases_raw, dict):
+        raise StudyError("bases: expected a mapping of name -> {steps, set}")
+    bases = {name: _base(name, spec) for name, spec in bases_raw.items()}
     configs_raw = raw.get("configs")
     if not isinstance(configs_raw, dict) or not configs_raw:
         raise StudyError("configs: at least one named config is required")
-    configs = {name: _config(name, spec, seeds, flows) for name, spec in configs_raw.items()}
+    configs = {name: _config(name, spec, seeds, flows, bases) for name, spec in configs_raw.items()}
     evaluation = _mapping(raw.get("evaluation"), "evaluation", {"benchmark", "root", "splits"})
     splits = evaluation.get("splits") or {"val": {"split": "val"}, "test": {"split": "test"}}
     if not isinstance(splits, dict) or not all(isinstance(v, dict) for v in splits.values()):
         raise StudyError("evaluation.splits: expected a mapping of name -> benchmark options")
+    for config in configs.values():
+        unknown = sorted(set(config.splits or ()) - set(splits))
+        if unknown:
+            raise StudyError(f"configs.{config.name}.splits: {unknown[0]!r} is not a split")
     return Study(
         path=path,
         base=(path.parent / raw["base"]).resolve(),
@@ -229,6 +307,7 @@ def _parse(path: Path, raw: dict[str, Any]) -> Study:
         splits=splits,
         root=None if evaluation.get("root") is None else str(evaluation["root"]),
         compare=_comparisons(raw.get("compare"), configs),
+        bases=bases,
     )
 
 
@@ -238,7 +317,10 @@ def _check_runs(study: Study) -> None:
     try:
         for flow in study.flows.values():
             load_config(study.base, study.flow_overrides(flow))
+        for base in study.bases.values():
+            load_config(study.base, study.base_overrides(base, 0))
         for config in study.configs.values():
-            load_config(study.base, study.fit_overrides(config, config.seeds[0], placeholder))
+            seed = config.seeds[0]
+            load_config(study.base, study.fit_overrides(config, seed, placeholder, placeholder))
     except TrainConfigError as exc:
         raise StudyError(str(exc)) from exc

@@ -1,8 +1,8 @@
 """Stages of a study and the job slots that run them (`dense-ood-train study` is the command).
 
 Each stage is one `dense-ood-train` process (pretrain-flow, fit, or evaluate on one split)
-with a folder and a marker holding its settings; a fit waits for the flow it needs, others
-run meanwhile; a stage that ran makes the stages after it in its chain run again.
+with a folder and a marker holding its settings; a fit waits for the flow and the base fit it
+needs, others run meanwhile; a stage that ran makes the stages after it in its chain run again.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dense_ood_train.study.plan import (
     DONE_MARKER,
+    BaseSpec,
     ConfigSpec,
     FlowSpec,
     Study,
@@ -34,7 +35,7 @@ class Stage:
     settings: list[str]  # the command line that defines the result
     checkpoint: Path | None = None  # resumable stages: continue from here if present
     after: list[Stage] = field(default_factory=list)  # stages run after this one, in order
-    needs: Stage | None = None  # a stage that must have finished first (the pretrained flow)
+    needs: list[Stage] = field(default_factory=list)  # must have finished first (flow, base)
 
     @property
     def marker(self) -> Path:
@@ -75,6 +76,17 @@ class StudyRunner:
     def run_dir(self, config: str, seed: int) -> Path:
         return self.output / "runs" / config / f"seed{seed}"
 
+    def base_dir(self, base: str, seed: int) -> Path:
+        return self.output / "bases" / base / f"seed{seed}"
+
+    def base_stage(self, base: BaseSpec, seed: int) -> Stage:
+        """The fit that configs naming `base` start from, for one seed."""
+        folder = self.base_dir(base.name, seed)
+        settings = ["fit", "--config", str(self.study.base), "--output", str(folder)]
+        for item in self.study.base_overrides(base, seed):
+            settings += ["--set", item]
+        return Stage(f"base {base.name} seed {seed}", folder, settings, folder / "last.pt")
+
     def flow_stage(self, flow: FlowSpec) -> Stage:
         folder = self.flow_dir(flow.name)
         settings = ["pretrain-flow", "--config", str(self.study.base), "--output", str(folder)]
@@ -85,20 +97,28 @@ class StudyRunner:
             settings += ["--set", item]
         return Stage(f"flow {flow.name}", folder, settings, folder / "flow.pt")
 
-    def run_stage(self, config: ConfigSpec, seed: int, flow: Stage | None = None) -> Stage:
-        """The fit of one config and seed (after its `flow` stage), with its evaluations as
-        `after` stages."""
+    def run_stage(
+        self,
+        config: ConfigSpec,
+        seed: int,
+        flow: Stage | None = None,
+        base: Stage | None = None,
+    ) -> Stage:
+        """The fit of one config and seed (after its `flow` and `base` stages), with its
+        evaluations as `after` stages."""
         folder = self.run_dir(config.name, seed)
-        checkpoint = flow.checkpoint if flow is not None else None
+        flow_checkpoint = flow.checkpoint if flow is not None else None
+        base_checkpoint = base.checkpoint if base is not None else None
         settings = ["fit", "--config", str(self.study.base), "--output", str(folder)]
-        for item in self.study.fit_overrides(config, seed, checkpoint):
+        for item in self.study.fit_overrides(config, seed, flow_checkpoint, base_checkpoint):
             settings += ["--set", item]
         fit = Stage(f"fit {config.name} seed {seed}", folder, settings, folder / "last.pt")
-        fit.needs = flow
-        for split, options in self.study.splits.items():
+        fit.needs = [stage for stage in (flow, base) if stage is not None]
+        for split in config.splits or tuple(self.study.splits):
+            benchmark, options = self.study.split_benchmark(split)
             out = folder / f"eval_{split}"
             evaluate = ["evaluate", "--model", str(folder / "last.pt"), "--output", str(out)]
-            evaluate += ["--benchmark", self.study.benchmark]
+            evaluate += ["--benchmark", benchmark]
             if self.study.root is not None:
                 evaluate += ["--root", self.study.root]
             for key, value in options.items():
@@ -107,19 +127,25 @@ class StudyRunner:
         return fit
 
     def stages(self, only: list[str]) -> tuple[list[Stage], list[Stage]]:
-        """(flow stages, run stages) for the selected configs; runs ordered seed-major, so a
-        half-finished study has every config at its first seeds."""
+        """(flow and base stages, run stages) for the selected configs; bases and runs ordered
+        seed-major, so a half-finished study has every config at its first seeds."""
         configs = [c for c in self.study.configs.values() if not only or c.name in only]
         names = sorted({c.flow for c in configs if c.flow})
         flows = {name: self.flow_stage(self.study.flows[name]) for name in names}
         seeds = sorted({s for c in configs for s in c.seeds})
+        bases = {
+            (c.base, s): self.base_stage(self.study.bases[c.base], s)
+            for s in seeds
+            for c in configs
+            if c.base and s in c.seeds
+        }
         runs = [
-            self.run_stage(c, s, flows.get(c.flow or ""))
+            self.run_stage(c, s, flows.get(c.flow or ""), bases.get((c.base or "", s)))
             for s in seeds
             for c in configs
             if s in c.seeds
         ]
-        return list(flows.values()), runs
+        return [*flows.values(), *bases.values()], runs
 
     @staticmethod
     def chain(stage: Stage) -> Iterator[Stage]:
@@ -127,14 +153,16 @@ class StudyRunner:
         yield from stage.after
 
     def run(self, only: list[str], overwrite: bool, on_change) -> None:
-        flows, runs = self.stages(only)
-        changed = [s for top in flows + runs for s in self.chain(top) if s.state() == "changed"]
+        prerequisites, runs = self.stages(only)
+        changed = [
+            s for top in prerequisites + runs for s in self.chain(top) if s.state() == "changed"
+        ]
         if changed and not overwrite:
             raise StudyError(
                 f"{changed[0].name} ({changed[0].folder}) ran with other settings; "
                 "pass --overwrite to redo changed stages"
             )
-        queue = _StageQueue([*flows, *runs])
+        queue = _StageQueue(_needs_first([*runs, *prerequisites]))
         workers = [
             threading.Thread(target=self._work, args=(queue, on_change)) for _ in range(self.jobs)
         ]
@@ -143,8 +171,8 @@ class StudyRunner:
         for worker in workers:
             worker.join()
         for stage in queue.skipped:
-            needed = stage.needs.name if stage.needs else "a stage it needs"
-            self._say(f"skipped {stage.name}: {needed} failed")
+            failed = [need.name for need in stage.needs if id(need) in queue.failed]
+            self._say(f"skipped {stage.name}: {', '.join(failed) or 'a stage it needs'} failed")
 
     def _work(self, queue: _StageQueue, on_change) -> None:
         """One job slot: take the next stage whose flow is ready until none is left."""
@@ -193,8 +221,19 @@ class StudyRunner:
             print(line, flush=True)
 
 
+def _needs_first(stages: list[Stage]) -> list[Stage]:
+    """The stages in order, each stage's needs moved just before the first stage needing them,
+    so a study runs its first seed's bases and fits before the next seed's bases."""
+    ordered: dict[int, Stage] = {}
+    for stage in stages:
+        for need in stage.needs:
+            ordered.setdefault(id(need), need)
+        ordered.setdefault(id(stage), stage)
+    return list(ordered.values())
+
+
 class _StageQueue:
-    """Stages in order; `take` hands out the first whose `needs` has finished (blocking while
+    """Stages in order; `take` hands out the first whose `needs` have finished (blocking while
     only waiting ones are left), so fits without a flow run while a flow pretrains."""
 
     def __init__(self, stages: list[Stage]) -> None:
@@ -207,11 +246,11 @@ class _StageQueue:
     def take(self) -> Stage | None:
         with self._ready:
             while True:
-                dead = [s for s in self.pending if s.needs and id(s.needs) in self.failed]
+                dead = [s for s in self.pending if any(id(n) in self.failed for n in s.needs)]
                 self.skipped += dead
                 self.pending = [s for s in self.pending if s not in dead]
                 for stage in self.pending:
-                    if stage.needs is None or id(stage.needs) in self.succeeded:
+                    if all(id(need) in self.succeeded for need in stage.needs):
                         self.pending.remove(stage)
                         return stage
                 if not self.pending:

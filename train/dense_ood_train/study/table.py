@@ -303,8 +303,9 @@ def write_study_report(study: Study, output: Path) -> str:
         "seed order. Verdicts: **beats** = the method's worst seed is better than the "
         "baseline's best seed, **loses** = the reverse, **level** = the seeds overlap.",
     ]
-    for split, options in study.splits.items():
-        lines += ["", f"## {split} ({study.benchmark}, {json.dumps(options)})", ""]
+    for split in study.splits:
+        benchmark, options = study.split_benchmark(split)
+        lines += ["", f"## {split} ({benchmark}, {json.dumps(options)})", ""]
         lines += results_lines(study, rows, split)
         if study.compare:
             lines += [
@@ -315,7 +316,7 @@ def write_study_report(study: Study, output: Path) -> str:
             ]
         groups = {name: results for (s, name), results in curves.items() if s == split}
         if groups:
-            plot_pr_groups(groups, output / f"pr_{split}.png", f"{study.benchmark} {split}")
+            plot_pr_groups(groups, output / f"pr_{split}.png", f"{benchmark} {split}")
     segmentation = segmentation_lines(study, output)
     if segmentation:
         lines += ["", "## Segmentation: IoU per class on each fit's validation (%)", ""]
