@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dense_ood_train.cli import main as cli_main
-from dense_ood_train.study.plan import StudyError, load_study
+from dense_ood_train.study.plan import DONE_MARKER, StudyError, load_study
 from dense_ood_train.study.table import verdict
 
 pytest.importorskip("onnxruntime")
@@ -208,3 +208,30 @@ def test_a_seeds_bases_run_before_the_next_seed_and_splits_name_their_benchmark(
     bad = _study(tmp_path, configs={"x": {"splits": ["nope"]}}, compare=None)
     with pytest.raises(StudyError, match=r"configs\.x\.splits: 'nope' is not a split"):
         load_study(bad)
+
+
+def test_ctrl_c_stops_the_running_stages_and_starts_no_more(tmp_path: Path) -> None:
+    """SIGINT to the study (as Ctrl-C, or a kill of the study alone) ends its running stage,
+    hands out no other, and says how to resume; the next run resumes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    configs = {"none": {"set": ["negatives.mode=none"]}}
+    study = _study(tmp_path, seeds=[0], flows=None, configs=configs, compare=None)
+    output = tmp_path / "out"
+    argv = [sys.executable, "-m", "dense_ood_train.cli", "study", str(study)]
+    process = subprocess.Popen(
+        [*argv, "--output", str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (output / "logs").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, (out, err)
+    assert "interrupted: the running stages were stopped" in err
+    assert out.count("start ") == 1 and "stopped " in out  # one stage ran, none after it
+    assert not (output / "runs" / "none" / "seed0" / DONE_MARKER).exists()
+    assert _run(study, output) == 0  # the same command resumes and finishes

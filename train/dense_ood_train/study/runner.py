@@ -69,6 +69,8 @@ class StudyRunner:
         self.threads = threads
         self.failed: list[tuple[Stage, Path]] = []
         self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopping = threading.Event()
 
     def flow_dir(self, name: str) -> Path:
         return self.output / "flows" / name
@@ -163,24 +165,48 @@ class StudyRunner:
                 "pass --overwrite to redo changed stages"
             )
         queue = _StageQueue(_needs_first([*runs, *prerequisites]))
-        workers = [
-            threading.Thread(target=self._work, args=(queue, on_change)) for _ in range(self.jobs)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        # Each job slot says when it is done: after Ctrl-C lands in Thread.join, Python 3.11
+        # marks the joined thread as stopped while it still runs, so join cannot be trusted.
+        finished: list[threading.Event] = []
+        try:
+            for _ in range(self.jobs):
+                done = threading.Event()
+                threading.Thread(target=self._work, args=(queue, on_change, done)).start()
+                finished.append(done)
+            for done in finished:
+                while not done.wait(0.5):  # a timed wait lets Ctrl-C through at once
+                    pass
+        except KeyboardInterrupt:
+            self._stop(queue, finished)
+            raise StudyError(
+                "interrupted: the running stages were stopped; run the same command again to "
+                "resume from their last checkpoints"
+            ) from None
         for stage in queue.skipped:
             failed = [need.name for need in stage.needs if id(need) in queue.failed]
             self._say(f"skipped {stage.name}: {', '.join(failed) or 'a stage it needs'} failed")
 
-    def _work(self, queue: _StageQueue, on_change) -> None:
-        """One job slot: take the next stage whose flow is ready until none is left."""
-        while (top := queue.take()) is not None:
-            ok = self._run_chain(top)
-            queue.finish(top, ok)
-            if top.settings[0] == "fit":
-                on_change()
+    def _stop(self, queue: _StageQueue, finished: list[threading.Event]) -> None:
+        """Hand out no more stages, end the running ones, wait for the job slots to empty."""
+        self._stopping.set()
+        queue.close()
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            process.terminate()
+        for done in finished:
+            done.wait()
+
+    def _work(self, queue: _StageQueue, on_change, done: threading.Event) -> None:
+        """One job slot: take the next stage whose needs are ready until none is left."""
+        try:
+            while (top := queue.take()) is not None:
+                ok = self._run_chain(top)
+                queue.finish(top, ok)
+                if top.settings[0] == "fit" and not self._stopping.is_set():
+                    on_change()
+        finally:
+            done.set()
 
     def _run_chain(self, top: Stage) -> bool:
         """Run the stages of a chain that are not done; once one runs, all later ones rerun."""
@@ -206,7 +232,10 @@ class StudyRunner:
         with log.open("w") as handle:
             handle.write(" ".join(command) + "\n")
             handle.flush()
-            code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+            code = self._call(command, handle, env)
+        if self._stopping.is_set():
+            self._say(f"stopped {stage.name}")
+            return False
         if code != 0:
             with self._lock:
                 self.failed.append((stage, log))
@@ -215,6 +244,19 @@ class StudyRunner:
         stage.marker.write_text(json.dumps(stage.settings))
         self._say(f"done   {stage.name}")
         return True
+
+    def _call(self, command: list[str], log, env: dict[str, str]) -> int:
+        """Run one stage's process to its end (or until `_stop` ends it); its exit code."""
+        with self._lock:
+            if self._stopping.is_set():
+                return -1
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self._running.add(process)
+        try:
+            return process.wait()
+        finally:
+            with self._lock:
+                self._running.discard(process)
 
     def _say(self, line: str) -> None:
         with self._lock:
@@ -242,6 +284,12 @@ class _StageQueue:
         self.failed: set[int] = set()
         self.skipped: list[Stage] = []
         self._ready = threading.Condition()
+
+    def close(self) -> None:
+        """Hand out nothing more (an interrupted study)."""
+        with self._ready:
+            self.pending.clear()
+            self._ready.notify_all()
 
     def take(self) -> Stage | None:
         with self._ready:
