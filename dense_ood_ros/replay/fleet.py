@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.json_output import json_ready, write_json
 from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.metrics.summary import ScoreSummary, load_summary, save_summary
 from dense_ood_ros.replay.bag_input import BagError
@@ -72,14 +73,14 @@ class FleetSettings:
         """What a marker records to tell whether an output came from the same command."""
         stat = self.model.stat()
         o = self.options
-        return json.loads(json.dumps({
+        return json_ready({
             "source": str(bag.source), "model": str(self.model.resolve()),
             "model_bytes": stat.st_size, "model_mtime_ns": stat.st_mtime_ns,
             "backend": self.backend, "threshold": self.threshold, "output_size": self.output_size,
             "topics": o.topics, "labels": [[s.labels, s.camera] for s in o.labels_specs()],
             "max_frames": o.max_frames, "storage": o.storage, "copy_inputs": o.copy_inputs,
             "color": o.color, "overlay": o.overlay,
-        }))  # fmt: skip
+        })  # fmt: skip
 
 
 @dataclass
@@ -128,19 +129,6 @@ class BagOutcome:
 
 def marker_path(output: Path, relative: str) -> Path:
     return output / STATE_DIR / f"{relative}.json"
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1, default=_plain) + "\n")
-    os.replace(temp, path)  # a marker is whole or absent
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _looks_like_bag(path: Path) -> bool:
@@ -285,7 +273,7 @@ def _replay_into(
     hook = _reporting(index, progress) if progress is not None else None
     session = ReplaySession(pipeline, options, hook)
     session.check()
-    _write_json(marker, {"state": "started", "config": config})
+    write_json(marker, {"state": "started", "config": config})
     remove_output(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     summary = ScoreSummary([session.result.score_name], pipeline.threshold, COMPONENT_TRACK)
@@ -296,7 +284,7 @@ def _replay_into(
         return
     outcome.status = "done"
     save_summary(marker.with_suffix(".npz"), summary)
-    _write_json(marker, {"state": "complete", "config": config, "outcome": outcome.record()})
+    write_json(marker, {"state": "complete", "config": config, "outcome": outcome.record()})
 
 
 def asdict_shallow(options: ReplayOptions) -> dict[str, Any]:

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.json_output import json_ready, write_json
 from dense_ood_ros.metrics.latency import summarize
 from dense_ood_ros.replay.session import ReplayResult
 
 REPORT_FILES = ("report.json", "report.md", "pr.png", "roc.png")
 STAGE_ORDER = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "write")
-
-
-def finite(value: Any) -> Any:
-    """NaN and inf -> None, recursively (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str) -> dict:
@@ -33,7 +21,7 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         name: {k: v for k, v in m.items() if k != "curves"} for name, m in result.metrics.items()
     }
     ratio = result.frames_per_s / result.engine_frames_per_s
-    return finite({
+    return json_ready({
         "inputs": inputs,
         "output_bag": output,
         "model": model,
@@ -227,7 +215,7 @@ def write_report(result: ReplayResult, folder: Path, report: dict) -> str:
         plot_roc_curves(result.metrics, folder / "roc.png", title)
     text = markdown(report)
     (folder / "report.md").write_text(text)
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(folder / "report.json", report)
     for index, (camera, rgb, overlay) in enumerate(result.samples):
         image = overlay if overlay is not None else rgb
         name = camera.strip("/").replace("/", "_") or "camera"

@@ -247,6 +247,7 @@ def _is_fleet_report(path: Path) -> bool:
 
 def _run_fleet(args: argparse.Namespace, labels: list) -> int:
     """The bags as a fleet on Ray; status 1 when any bag failed."""
+    from dense_ood_ros.console.json_output import json_ready
     from dense_ood_ros.replay.fleet import (
         Cluster,
         FleetSettings,
@@ -256,7 +257,7 @@ def _run_fleet(args: argparse.Namespace, labels: list) -> int:
         write_logs,
     )
     from dense_ood_ros.replay.inputs import input_bags
-    from dense_ood_ros.replay.report import finite, report_dict, write_report
+    from dense_ood_ros.replay.report import report_dict, write_report
 
     import_ray()  # before anything else: one line telling how to install it
     if not args.model.is_file():
@@ -278,7 +279,7 @@ def _run_fleet(args: argparse.Namespace, labels: list) -> int:
         result = run_fleet(bags, settings, cluster, progress)
         report = report_dict(result.pooled, [str(b.source) for b in bags], str(args.output),
                              str(args.model))  # fmt: skip
-        report["fleet"] = finite(fleet_section(result))
+        report["fleet"] = json_ready(fleet_section(result))
         write_logs(result.outcomes, folder)
         text = write_report(result.pooled, folder, report)
     except OSError as exc:

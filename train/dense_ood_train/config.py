@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dense_ood_ros.console.json_output import json_ready
 from dense_ood_ros.errors import DenseOodError, first_line
 
 
@@ -176,7 +177,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of builtins (tuples as lists), safe for YAML and torch.load(weights_only)."""
-        return _plain(dataclasses.asdict(self))
+        return json_ready(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -190,14 +191,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "log.format": ("csv", "tensorboard"),
     "runtime.device": ("auto", "cpu", "cuda"),
 }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _convert(value: Any, annotation: Any, key: str) -> Any:
@@ -396,7 +389,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
     """Build and validate a TrainConfig from nested dicts plus 'a.b=value' overrides."""
-    values = _plain(values or {})
+    values = json_ready(values or {})
     for text in overrides or []:
         path, value = parse_override(text)
         node = values

@@ -3,13 +3,12 @@ one --json writer (timing statistics come from dense_ood_ros.metrics.latency).""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console import json_output
 from dense_ood_ros.errors import DenseOodError
 
 
@@ -45,17 +44,5 @@ def camera_frame(image: Path | None, height: int, width: int, seed: int = 0) -> 
 
 def write_json(path: Path | None, data: Any) -> None:
     """--json: `data` (dataclasses become objects) to `path`, folders made; nothing without one."""
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_plain(data), indent=2) + "\n")
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    if path is not None:
+        json_output.write_json(path, data)

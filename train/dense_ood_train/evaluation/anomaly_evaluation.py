@@ -10,7 +10,6 @@ metrics.md, pr.png and roc.png; sample panels go to the folder given to `evaluat
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.metrics import check_anomaly_labels
 from dense_ood_ros.metrics.spill import ScoredFrames
@@ -248,19 +248,6 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _json_ready(value: Any) -> Any:
-    """NaN -> None (strict JSON), numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_report(report: dict[str, Any], output: Path) -> str:
     """metrics.json, metrics.md, pr.png and roc.png in `output`; returns the Markdown table."""
     from dense_ood_ros.metrics.plots import plot_pr_curves, plot_roc_curves
@@ -270,7 +257,7 @@ def write_report(report: dict[str, Any], output: Path) -> str:
         (output / name).unlink(missing_ok=True)
     table = markdown_table(report)
     (output / "metrics.md").write_text(table + "\n")
-    (output / "metrics.json").write_text(json.dumps(_json_ready(report), indent=2) + "\n")
+    write_json(output / "metrics.json", report)
     if report["scores"]:
         title = f"{report['benchmark']} ({report['anomaly_frames']} frames)"
         plot_pr_curves(report["scores"], output / "pr.png", title)

@@ -10,7 +10,6 @@ bits/dim per patch size on the validation images. Its checkpoint records the arc
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_train.config import TrainConfig, TrainingError
 from dense_ood_train.loop.checkpoint import FLOW_KIND, read_checkpoint, save_checkpoint
 from dense_ood_train.loop.data_setup import build_datasets, collate_pairs
@@ -214,7 +214,7 @@ class FlowPretrainer:
             self._evaluate(logger)
         logger.close()
         summary = self.summary()
-        (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_json(self.output_dir / "summary.json", summary)
         return summary
 
     @property

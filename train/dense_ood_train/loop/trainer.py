@@ -8,7 +8,6 @@ WORLD_SIZE > 1 the joint model runs in DistributedDataParallel; only rank 0 logs
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -24,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_train.config import TrainConfig, TrainConfigError, TrainingError
 from dense_ood_train.loop.checkpoint import (
     load_pretrained_flow,
@@ -420,7 +420,7 @@ class Trainer:
         self.save()
         if logger:
             logger.close()
-            (self.output_dir / "summary.json").write_text(json.dumps(self.metrics, indent=2))
+            write_json(self.output_dir / "summary.json", self.metrics)
         return self.metrics
 
     def _train_row(self, terms: LossTerms, window: dict[str, float]) -> dict[str, float]:

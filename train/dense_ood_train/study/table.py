@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_train.config import TrainConfigError, load_config
 from dense_ood_train.data.class_sets import dataset_classes
 from dense_ood_train.study.plan import DONE_MARKER, Comparison, Study
@@ -332,5 +333,5 @@ def write_study_report(study: Study, output: Path) -> str:
         writer = csv.DictWriter(handle, fieldnames=list(Row.__dataclass_fields__))
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
-    (output / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    write_json(output / "results.json", rows, indent=1)
     return table
