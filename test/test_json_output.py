@@ -1,4 +1,4 @@
-"""The one JSON writer: strict JSON (no NaN), plain values from numpy and dataclasses, whole files."""
+"""The one JSON writer: strict JSON (no NaN), plain numpy and dataclass values, whole files."""
 
 from __future__ import annotations
 
