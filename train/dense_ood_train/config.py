@@ -18,6 +18,7 @@ import yaml
 
 from dense_ood_ros.console.json_output import json_ready
 from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_train.data.class_sets import DATASET_CLASSES, ClassSet, generic_classes
 
 
 class TrainConfigError(DenseOodError, ValueError):
@@ -340,8 +341,6 @@ def validate(config: TrainConfig) -> TrainConfig:
 
 def _validate_classes(config: TrainConfig) -> None:
     """The dataset's classes (its own, or the folder dataset's declared ones) fit the model."""
-    from dense_ood_train.data.class_sets import DATASET_CLASSES
-
     data, num_classes = config.data, config.model.num_classes
     declared = data.class_names is not None or data.palette is not None
     if data.dataset in DATASET_CLASSES:
@@ -365,6 +364,19 @@ def _validate_classes(config: TrainConfig) -> None:
         )
     if data.palette is not None and any(not 0 <= c <= 255 for rgb in data.palette for c in rgb):
         raise TrainConfigError("data.palette: colours are [r, g, b] with values in 0..255")
+
+
+def dataset_classes(config: TrainConfig) -> ClassSet:
+    """The names and colours of the classes a checkpoint was trained on: the dataset's own, a
+    folder dataset's declared ones (generic names or colours where it declared none)."""
+    data, num_classes = config.data, config.model.num_classes
+    if data.dataset in DATASET_CLASSES:
+        return DATASET_CLASSES[data.dataset]
+    generic = generic_classes(num_classes)
+    return ClassSet(
+        tuple(data.class_names) if data.class_names is not None else generic.names,
+        tuple(data.palette) if data.palette is not None else generic.palette,
+    )
 
 
 def parse_key_value(text: str, form: str = "KEY=VALUE") -> tuple[str, Any]:

@@ -13,9 +13,9 @@ import yaml
 from dense_ood_ros.model.contract import KEY_LICENCE, read_contract, read_onnx_metadata
 from dense_ood_train.benchmarks import open_benchmark
 from dense_ood_train.cli import main as cli_main
-from dense_ood_train.config import TrainConfigError, config_from_dict
+from dense_ood_train.config import TrainConfigError, config_from_dict, dataset_classes
 from dense_ood_train.data.camvid import CamVidDataset
-from dense_ood_train.data.class_sets import CAMVID, ClassSet, dataset_classes
+from dense_ood_train.data.class_sets import CAMVID, ClassSet
 
 H, W = 72, 96
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dense_ood_train.config import TrainConfig
 from dense_ood_train.data.image_io import DatasetError
 from dense_ood_train.data.labels import CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE
 
@@ -94,17 +93,4 @@ def generic_classes(num_classes: int) -> ClassSet:
     return ClassSet(
         tuple(f"class_{i}" for i in range(num_classes)),
         tuple(((37 * i) % 256, (97 * i) % 256, (173 * i) % 256) for i in range(num_classes)),
-    )
-
-
-def dataset_classes(config: TrainConfig) -> ClassSet:
-    """The names and colours of the classes a checkpoint was trained on: the dataset's own, a
-    folder dataset's declared ones (generic names or colours where it declared none)."""
-    data, num_classes = config.data, config.model.num_classes
-    if data.dataset in DATASET_CLASSES:
-        return DATASET_CLASSES[data.dataset]
-    generic = generic_classes(num_classes)
-    return ClassSet(
-        tuple(data.class_names) if data.class_names is not None else generic.names,
-        tuple(data.palette) if data.palette is not None else generic.palette,
     )

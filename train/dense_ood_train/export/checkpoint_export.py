@@ -7,8 +7,8 @@ from pathlib import Path
 
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import UNSPECIFIED_RULE
-from dense_ood_train.config import TrainConfig
-from dense_ood_train.data.class_sets import DATASET_LICENCES, dataset_classes
+from dense_ood_train.config import TrainConfig, dataset_classes
+from dense_ood_train.data.class_sets import DATASET_LICENCES
 
 
 class ExportError(DenseOodError, ValueError):

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from dense_ood_ros.console.json_output import write_json
-from dense_ood_train.config import TrainConfigError, load_config
-from dense_ood_train.data.class_sets import dataset_classes
+from dense_ood_train.config import TrainConfigError, dataset_classes, load_config
 from dense_ood_train.study.plan import DONE_MARKER, Comparison, Study
 
 METRICS = ("ap", "fpr95", "auroc")
