@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from dense_ood_ros.model.contract import (
     read_contract,
 )
 from dense_ood_ros.model.errors import PlanSidecarError
-from dense_ood_ros.model.plan_file import is_plan_file, plan_metadata_path
+from dense_ood_ros.model.plan_file import PlanSidecar, is_plan_file, plan_metadata_path
 
 onnx = pytest.importorskip("onnx")
 
@@ -128,7 +129,7 @@ def test_threshold_rule_is_optional_and_round_trips(tiny_model: Path, tmp_path: 
 
 
 def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
-    from dense_ood_ros.engine.engine_key import EngineKey, PlanSidecar
+    from dense_ood_ros.engine.engine_key import EngineKey
 
     plan = tmp_path / "model.plan"
     assert "no such model file" in _one_line_error(plan)
@@ -136,7 +137,7 @@ def test_plan_sidecar(tiny_model: Path, tmp_path: Path) -> None:
     assert "no model.plan.json beside it" in _one_line_error(plan)
     meta = {p.key: p.value for p in onnx.load(str(tiny_model)).metadata_props}
     key = EngineKey("ab" * 32, "10.8.0", "NVIDIA H200", "9.0", "fp16", {"image": [[1, 64, 96, 3]]})
-    PlanSidecar(meta, key, str(tiny_model), 12.5).write(plan)
+    PlanSidecar(meta, asdict(key), str(tiny_model), 12.5).write(plan)
     from_plan, from_onnx = read_contract(plan), read_contract(tiny_model)
     assert from_plan.class_names == from_onnx.class_names
     assert from_plan.input_hw == from_onnx.input_hw
@@ -160,7 +161,6 @@ def test_a_bad_plan_sidecar_is_one_line_for_every_reader(
     tiny_model: Path, tmp_path: Path, stored: str, message: str
 ) -> None:
     """read_contract (bench, demo) and the engine's sidecar reader refuse alike."""
-    from dense_ood_ros.engine.engine_key import PlanSidecar
 
     plan = tmp_path / "model.engine"
     plan.write_bytes(b"engine bytes")

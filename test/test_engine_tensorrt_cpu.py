@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ from dense_ood_ros.engine import (
 from dense_ood_ros.engine.engine_key import (
     EngineKey,
     Machine,
-    PlanSidecar,
     cached_plan_path,
     input_shapes,
     plan_decision,
@@ -42,6 +42,7 @@ from dense_ood_ros.model.contract import (
     read_onnx_metadata,
     write_onnx_metadata,
 )
+from dense_ood_ros.model.plan_file import PlanSidecar
 
 H200 = Machine("10.8.0", "NVIDIA H200", "9.0")
 ORIN = Machine("10.3.0", "Orin", "8.7")
@@ -58,7 +59,8 @@ def _fake_build(onnx: Path, plan: Path, machine: Machine, max_batch: int = 1) ->
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_bytes(b"serialized engine")
     metadata = read_onnx_metadata(onnx)
-    PlanSidecar(metadata, _key(onnx, machine, max_batch=max_batch), str(onnx), 61.0).write(plan)
+    key = _key(onnx, machine, max_batch=max_batch)
+    PlanSidecar(metadata, asdict(key), str(onnx), 61.0).write(plan)
 
 
 @pytest.fixture
@@ -73,10 +75,9 @@ def test_sidecar_round_trip(onnx: Path) -> None:
     plan = onnx.with_name("tiny.plan")
     _fake_build(onnx, plan, H200, max_batch=3)
     sidecar = PlanSidecar.read(plan)
-    assert sidecar.key == _key(onnx, H200, max_batch=3)
-    assert sidecar.key.input_shapes == {
-        INPUT_NAME: [[1, 64, 96, 3], [3, 64, 96, 3], [3, 64, 96, 3]]
-    }
+    key = EngineKey.of_plan(plan, sidecar)
+    assert key == _key(onnx, H200, max_batch=3)
+    assert key.input_shapes == {INPUT_NAME: [[1, 64, 96, 3], [3, 64, 96, 3], [3, 64, 96, 3]]}
     assert sidecar.metadata == read_onnx_metadata(onnx)
     assert (sidecar.onnx_path, sidecar.build_seconds) == (str(onnx), 61.0)
     assert read_contract(plan).class_names == read_contract(onnx).class_names

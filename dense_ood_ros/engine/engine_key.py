@@ -13,7 +13,7 @@ CUDA, so all of it is tested on any machine.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,9 @@ from dense_ood_ros.model.contract import (
 from dense_ood_ros.model.errors import PlanSidecarError
 from dense_ood_ros.model.plan_file import (
     PLAN_SUFFIX,
-    SidecarDocument,
+    PlanSidecar,
     is_plan_file,
     plan_metadata_path,
-    read_sidecar,
-    write_sidecar,
 )
 
 #: The file, beside the plans of one folder, that keeps TensorRT's tactic timings between builds.
@@ -97,34 +95,11 @@ class EngineKey:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanSidecarError(f"{source}: malformed engine key ({exc})") from exc
 
-
-@dataclass
-class PlanSidecar:
-    """The JSON beside a plan: contract metadata, engine key, the ONNX it came from."""
-
-    metadata: dict[str, str]
-    key: EngineKey
-    onnx_path: str  # as it was when built, for a rebuild; may be gone on the vehicle
-    build_seconds: float
-
-    def write(self, plan: Path) -> Path:
-        """Write the sidecar beside `plan`; return its path."""
-        document = SidecarDocument(
-            self.metadata, asdict(self.key), self.onnx_path, self.build_seconds
-        )
-        return write_sidecar(plan, document)
-
     @classmethod
-    def read(cls, plan: Path) -> PlanSidecar:
-        """The sidecar of `plan`; PlanSidecarError (one line) when it is missing, of another
-        version, or malformed."""
-        document = read_sidecar(plan)
-        return cls(
-            metadata=document.metadata,
-            key=EngineKey.from_dict(document.engine_key, str(plan_metadata_path(plan))),
-            onnx_path=document.onnx_path,
-            build_seconds=document.build_seconds,
-        )
+    def of_plan(cls, plan: Path, sidecar: PlanSidecar | None = None) -> EngineKey:
+        """The key a plan was built with, from its sidecar (read here unless given)."""
+        sidecar = sidecar if sidecar is not None else PlanSidecar.read(plan)
+        return cls.from_dict(sidecar.engine_key, str(plan_metadata_path(plan)))
 
 
 def sha256_of(path: Path) -> str:
@@ -212,7 +187,7 @@ def plan_decision(
     if not model_path.is_file():
         raise EngineError(f"{model_path}: no such plan file")
     sidecar = PlanSidecar.read(model_path)
-    key = sidecar.key
+    key = EngineKey.of_plan(model_path, sidecar)
     onnx = Path(sidecar.onnx_path) if sidecar.onnx_path else None
     if onnx is not None and not (onnx.is_file() and sha256_of(onnx) == key.onnx_sha256):
         onnx = None  # gone, or changed since: a rebuild would not give this plan's model
@@ -256,7 +231,7 @@ def _decide_for_onnx(
     if not plan.is_file():
         return PlanDecision("build", plan, onnx, precision, "no cached plan yet")
     try:
-        found = PlanSidecar.read(plan).key
+        found = EngineKey.of_plan(plan)
     except PlanSidecarError as exc:
         reason = f"the cached plan's key is unreadable ({exc})"
         return PlanDecision("build", plan, onnx, precision, reason)

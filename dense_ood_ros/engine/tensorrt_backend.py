@@ -23,7 +23,7 @@ from dense_ood_ros.engine.cuda_runtime import (
     copy_to_host,
     cudart,
 )
-from dense_ood_ros.engine.engine_key import PlanSidecar
+from dense_ood_ros.engine.engine_key import EngineKey
 from dense_ood_ros.engine.errors import PlanLoadError
 from dense_ood_ros.engine.tensorrt_build import import_tensorrt
 from dense_ood_ros.model.contract import (
@@ -33,6 +33,7 @@ from dense_ood_ros.model.contract import (
     SEMANTIC_OUTPUT,
     ModelContract,
 )
+from dense_ood_ros.model.plan_file import PlanSidecar
 
 BACKEND_NAME = "tensorrt"
 
@@ -49,8 +50,9 @@ class TensorRtEngine(Engine):
         sidecar = PlanSidecar.read(plan)
         self.model_path = plan
         self.contract: ModelContract = ModelContract.from_metadata(sidecar.metadata, str(plan))
-        self.precision = sidecar.key.precision
-        self.max_batch = int(sidecar.key.input_shapes[INPUT_NAME][2][0])
+        key = EngineKey.of_plan(plan, sidecar)
+        self.precision = key.precision
+        self.max_batch = int(key.input_shapes[INPUT_NAME][2][0])
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(plan.read_bytes())

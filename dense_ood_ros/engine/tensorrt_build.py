@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from dense_ood_ros.engine.calibration import CalibrationSet
 from dense_ood_ros.engine.engine_key import (
     EngineKey,
     Machine,
-    PlanSidecar,
     input_shapes,
     sha256_of,
 )
@@ -44,6 +43,7 @@ from dense_ood_ros.model.contract import (
     precision_of,
     read_onnx_metadata,
 )
+from dense_ood_ros.model.plan_file import PlanSidecar
 
 
 def import_tensorrt() -> Any:
@@ -132,7 +132,9 @@ def build_plan(
     seconds = time.perf_counter() - start
     plan.write_bytes(serialized)
     key = EngineKey.build(sha256_of(onnx), machine, precision, shapes)
-    sidecar = PlanSidecar({**metadata, KEY_PRECISION: precision}, key, str(onnx.resolve()), seconds)
+    sidecar = PlanSidecar(
+        {**metadata, KEY_PRECISION: precision}, asdict(key), str(onnx.resolve()), seconds
+    )
     sidecar.write(plan)
     log(f"built {plan} in {seconds:.1f} s")
     return sidecar

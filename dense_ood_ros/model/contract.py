@@ -16,7 +16,7 @@ import numpy as np
 
 from dense_ood_ros.errors import first_line
 from dense_ood_ros.model.errors import ContractError as ContractError  # its home until now
-from dense_ood_ros.model.plan_file import is_plan_file, read_sidecar
+from dense_ood_ros.model.plan_file import PlanSidecar, is_plan_file
 
 CONTRACT_VERSION = "1"
 
@@ -163,4 +163,4 @@ def read_contract(path: str | Path) -> ModelContract:
         return ModelContract.from_metadata(read_onnx_metadata(path), source=str(path))
     if not path.is_file():
         raise ContractError(f"{path}: no such model file")
-    return ModelContract.from_metadata(read_sidecar(path).metadata, source=str(path))
+    return ModelContract.from_metadata(PlanSidecar.read(path).metadata, source=str(path))

@@ -38,61 +38,61 @@ def plan_metadata_path(plan: str | Path) -> Path:
 
 
 @dataclass(frozen=True)
-class SidecarDocument:
-    """A sidecar as stored: contract metadata, the engine key's fields, the ONNX it came from."""
+class PlanSidecar:
+    """The JSON beside a plan: contract metadata, the engine key's fields (their meaning:
+    engine/engine_key.py's EngineKey), the ONNX it was built from."""
 
     metadata: dict[str, str]
     engine_key: dict[str, Any]
     onnx_path: str  # as it was when built, for a rebuild; may be gone on the vehicle
     build_seconds: float
 
+    def write(self, plan: Path) -> Path:
+        """Write this sidecar beside `plan`, stamped with SIDECAR_VERSION; return its path."""
+        path = plan_metadata_path(plan)
+        stored = {
+            "sidecar_version": SIDECAR_VERSION,
+            "metadata": self.metadata,
+            "engine_key": self.engine_key,
+            "onnx_path": self.onnx_path,
+            "build_seconds": round(self.build_seconds, 3),
+        }
+        path.write_text(json.dumps(stored, indent=2) + "\n")
+        return path
 
-def write_sidecar(plan: Path, document: SidecarDocument) -> Path:
-    """Write `document` beside `plan`, stamped with SIDECAR_VERSION; return its path."""
-    path = plan_metadata_path(plan)
-    stored = {
-        "sidecar_version": SIDECAR_VERSION,
-        "metadata": document.metadata,
-        "engine_key": document.engine_key,
-        "onnx_path": document.onnx_path,
-        "build_seconds": round(document.build_seconds, 3),
-    }
-    path.write_text(json.dumps(stored, indent=2) + "\n")
-    return path
-
-
-def read_sidecar(plan: Path) -> SidecarDocument:
-    """The sidecar of `plan`; PlanSidecarError (one line) when it is missing, not JSON, of
-    another version or malformed."""
-    path = plan_metadata_path(plan)
-    try:
-        stored = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise PlanSidecarError(
-            f"{plan}: no {path.name} beside it (the plan's contract and engine key)"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise PlanSidecarError(f"{path}: unreadable plan sidecar ({first_line(exc)})") from exc
-    if not isinstance(stored, dict) or "sidecar_version" not in stored:
-        raise PlanSidecarError(f"{path}: not a dense_ood plan sidecar (no sidecar_version)")
-    version = stored["sidecar_version"]
-    if version != SIDECAR_VERSION:
-        raise PlanSidecarError(
-            f"{path}: plan sidecar version {version!r}, this runtime reads {SIDECAR_VERSION}: "
-            "rebuild the plan with `dense-ood build-engine MODEL.onnx`"
+    @classmethod
+    def read(cls, plan: Path) -> PlanSidecar:
+        """The sidecar of `plan`; PlanSidecarError (one line) when it is missing, not JSON, of
+        another version or malformed."""
+        path = plan_metadata_path(plan)
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise PlanSidecarError(
+                f"{plan}: no {path.name} beside it (the plan's contract and engine key)"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise PlanSidecarError(f"{path}: unreadable plan sidecar ({first_line(exc)})") from exc
+        if not isinstance(stored, dict) or "sidecar_version" not in stored:
+            raise PlanSidecarError(f"{path}: not a dense_ood plan sidecar (no sidecar_version)")
+        version = stored["sidecar_version"]
+        if version != SIDECAR_VERSION:
+            raise PlanSidecarError(
+                f"{path}: plan sidecar version {version!r}, this runtime reads {SIDECAR_VERSION}: "
+                "rebuild the plan with `dense-ood build-engine MODEL.onnx`"
+            )
+        metadata, key = stored.get("metadata"), stored.get("engine_key")
+        if not isinstance(metadata, dict):
+            raise PlanSidecarError(f"{path}: no 'metadata' object (the plan's contract)")
+        if not isinstance(key, dict):
+            raise PlanSidecarError(f"{path}: no 'engine_key' object")
+        try:
+            build_seconds = float(stored.get("build_seconds", 0.0))
+        except (TypeError, ValueError) as exc:
+            raise PlanSidecarError(f"{path}: 'build_seconds' is not a number") from exc
+        return cls(
+            metadata={str(k): str(v) for k, v in metadata.items()},
+            engine_key=key,
+            onnx_path=str(stored.get("onnx_path") or ""),
+            build_seconds=build_seconds,
         )
-    metadata, key = stored.get("metadata"), stored.get("engine_key")
-    if not isinstance(metadata, dict):
-        raise PlanSidecarError(f"{path}: no 'metadata' object (the plan's contract)")
-    if not isinstance(key, dict):
-        raise PlanSidecarError(f"{path}: no 'engine_key' object")
-    try:
-        build_seconds = float(stored.get("build_seconds", 0.0))
-    except (TypeError, ValueError) as exc:
-        raise PlanSidecarError(f"{path}: 'build_seconds' is not a number") from exc
-    return SidecarDocument(
-        metadata={str(k): str(v) for k, v in metadata.items()},
-        engine_key=key,
-        onnx_path=str(stored.get("onnx_path") or ""),
-        build_seconds=build_seconds,
-    )

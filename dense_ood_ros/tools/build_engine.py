@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> None:
     from dense_ood_ros.engine.cuda_runtime import this_machine
-    from dense_ood_ros.engine.engine_key import cached_plan_path, timing_cache_path
+    from dense_ood_ros.engine.engine_key import EngineKey, cached_plan_path, timing_cache_path
     from dense_ood_ros.engine.tensorrt_build import BuildOptions, build_plan, import_tensorrt
     from dense_ood_ros.model.contract import ModelContract, precision_of, read_onnx_metadata
     from dense_ood_ros.model.plan_file import is_plan_file
@@ -112,4 +112,4 @@ def _build(args: argparse.Namespace) -> None:
         calibration_cache=args.calibration_cache or plan.with_name(plan.name + ".calib"),
     )
     sidecar = build_plan(args.model, plan, options, machine)
-    print(f"engine key: {sidecar.key}")
+    print(f"engine key: {EngineKey.of_plan(plan, sidecar)}")
