@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from dense_ood_ros.errors import DenseOodError
 
+#: The node's name: its log prefix, its diagnostics' prefix, its launch and YAML name.
+NODE_NAME = "dense_ood"
 OUTPUT_DIR = "dense_ood"
 
 #: Output name -> sensor_msgs/Image encoding, in publishing order.

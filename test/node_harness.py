@@ -12,18 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dense_ood_ros.tools import node_process
+from dense_ood_ros.tools import node_process, ros_client
 from dense_ood_ros.tools.node_process import NodeProcess
+from dense_ood_ros.tools.ros_client import diagnostic_values, stamp_key
+from dense_ood_ros.topics import NODE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
-NODE_NAME = "dense_ood"
 
 # Every test process talks to its nodes over localhost only.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -59,10 +59,6 @@ def run_node_until_exit(
         node.stop(signal.SIGKILL)
         raise AssertionError(f"node did not exit within {timeout} s:\n{node.output()}") from None
     return code, node.output()
-
-
-def stamp_key(header: Any) -> tuple[int, int]:
-    return (header.stamp.sec, header.stamp.nanosec)
 
 
 def make_header(index: int, frame_id: str) -> Any:
@@ -103,89 +99,31 @@ def image_from_msg(msg: Any) -> np.ndarray:
     return array_from_image_msg(msg)
 
 
-class RosClient:
-    """A test-side node in its own rclpy context; records every message it receives."""
+class RosClient(ros_client.RosClient):
+    """The tools' client node, with the tests' assertions on top."""
 
     def __init__(self, domain_id: int, name: str = "dense_ood_test") -> None:
-        import rclpy
-        from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
-
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.received: dict[str, list[tuple[float, Any]]] = defaultdict(list)
-        self.subscriptions: dict[str, Any] = {}
-
-    def publisher(self, msg_type: type, topic: str, qos: Any) -> Any:
-        return self.node.create_publisher(msg_type, topic, qos)
-
-    def subscribe(self, msg_type: type, topic: str, qos: Any) -> None:
-        def record(msg: Any) -> None:
-            self.received[topic].append((time.monotonic(), msg))
-
-        self.subscriptions[topic] = self.node.create_subscription(msg_type, topic, record, qos)
-
-    def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return condition()
-
-    def spin_for(self, seconds: float) -> None:
-        self.spin_until(lambda: False, seconds)
+        super().__init__(domain_id, name)
 
     def wait_for_node(
         self, publishers: list[Any], output_topics: list[str], timeout: float
     ) -> None:
         """Until the node's subscriptions match `publishers` and its outputs match ours."""
-        ready = self.spin_until(
-            lambda: (
-                all(p.get_subscription_count() > 0 for p in publishers)
-                and all(self.subscriptions[t].get_publisher_count() > 0 for t in output_topics)
-            ),
-            timeout,
-        )
+        ready = self.spin_until(lambda: self.matched(publishers, output_topics), timeout)
         assert ready, "the node's topics did not appear in time"
 
     def messages_with_stamp(self, topic: str, stamp: tuple[int, int]) -> list[Any]:
         return [msg for _, msg in self.received[topic] if stamp_key(msg.header) == stamp]
 
     def call(self, srv_type: type, service: str, request: Any, timeout: float = 10.0) -> Any:
-        client = self.node.create_client(srv_type, service)
-        try:
-            assert client.wait_for_service(timeout_sec=timeout), f"no service {service}"
-            future = client.call_async(request)
-            assert self.spin_until(future.done, timeout), f"{service} did not answer"
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
-
-    def close(self) -> None:
-        import rclpy
-
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-
-
-def diagnostic_values(status: Any) -> dict[str, str]:
-    return {kv.key: kv.value for kv in status.values}
+        answer = super().call(srv_type, service, request, timeout)
+        assert answer is not None, f"{service} did not answer within {timeout} s"
+        return answer
 
 
 def latest_status(client: RosClient, camera_topic: str, since: float = 0.0) -> Any | None:
     """The newest DiagnosticStatus of `camera_topic` received after `since` (monotonic)."""
-    for received, array in reversed(client.received["/diagnostics"]):
-        if received < since:
-            break
-        for status in array.status:
-            if status.name == f"{NODE_NAME}: {camera_topic}":
-                return status
-    return None
+    return next((status for _, status in client.statuses(camera_topic, since)), None)
 
 
 def wait_for_status(
@@ -223,7 +161,7 @@ def endpoint_reliabilities(
     """
 
     def of_node(infos: list[Any]) -> list[Any]:
-        return [i.qos_profile.reliability for i in infos if i.node_name == "dense_ood"]
+        return [i.qos_profile.reliability for i in infos if i.node_name == NODE_NAME]
 
     node = client.node
     deadline = time.monotonic() + timeout

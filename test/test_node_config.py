@@ -36,6 +36,10 @@ def test_defaults_need_only_a_model() -> None:
         publish_color=True,
         publish_overlay=True,
         qos="auto",
+        output_size="camera",
+        engine_cache_dir="",
+        engine_precision=None,
+        force_engine_rebuild=False,
     )
     # The table's defaults are what the parser falls back to, parameter by parameter.
     explicit = {spec.name: spec.default for spec in PARAMETERS}

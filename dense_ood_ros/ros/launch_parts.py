@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dense_ood_ros.ros.node_config import SPECS
+from dense_ood_ros.topics import NODE_NAME
+
 PACKAGE = "dense_ood_ros"
 EXECUTABLE = "dense_ood_node"
 LARGE_FRAMES_PROFILE = "fastdds_large_frames.xml"
@@ -39,8 +42,9 @@ def parameter_overrides(model_path: str, image_topics: str) -> dict[str, Any]:
     return overrides
 
 
-#: The camera RViz shows when neither the launch arguments nor params_file name one.
-DEFAULT_CAMERA = "/camera/image_raw"
+#: The camera RViz shows when neither the launch arguments nor params_file name one: the
+#: parameter table's default.
+DEFAULT_CAMERA: str = SPECS["image_topics"].default[0]
 
 
 def first_camera(params_file: str, overrides: dict[str, Any]) -> tuple[str, str | None]:
@@ -131,7 +135,7 @@ def node_action(share: str, use_sim_time: bool = False) -> Any:
         node = Node(
             package=PACKAGE,
             executable=EXECUTABLE,
-            name="dense_ood",
+            name=NODE_NAME,
             output="screen",
             emulate_tty=True,
             parameters=[params_file, overrides],

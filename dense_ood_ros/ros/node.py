@@ -72,12 +72,12 @@ from dense_ood_ros.ros.node_config import (
 from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliability
 from dense_ood_ros.topics import (
     ENCODING_OF_OUTPUT,
+    NODE_NAME,
     output_namespace,
     output_topics,
     subscription_topic,
 )
 
-NODE_NAME = "dense_ood"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 DIAGNOSTICS_PERIOD_S = 1.0
 FOLLOW_PERIOD_S = 1.0  # qos auto: how often the publishers are looked at

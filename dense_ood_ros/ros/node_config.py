@@ -10,8 +10,8 @@ and docs/node.md are generated from the same table (`python -m dense_ood_ros.ros
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,67 @@ class ParameterSpec:
         return "; ".join(parts)
 
 
-PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec(
-        "model_path",
+_SPEC, _PARSE = "spec", "parse"  # where a NodeConfig field keeps its table row and parser
+
+
+def _parameter(
+    type: str,
+    default: Any,
+    description: str,
+    parse: Callable[[ParameterSpec, Any], Any],
+    **options: Any,
+) -> Any:
+    """A NodeConfig field that is also a declared parameter: its row of the table (the name is
+    the field's) and the parser that turns the declared value into the field's."""
+    spec = ParameterSpec("", type, default, description, **options)
+    return field(metadata={_SPEC: spec, _PARSE: parse})
+
+
+def _string(spec: ParameterSpec, value: Any) -> str:
+    if not isinstance(value, str):
+        raise NodeConfigError(f"parameter {spec.name!r} must be a string, got {value!r}")
+    return value
+
+
+def _stripped(spec: ParameterSpec, value: Any) -> str:
+    return _string(spec, value).strip()
+
+
+def _bool(spec: ParameterSpec, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise NodeConfigError(f"parameter {spec.name!r} must be true or false, got {value!r}")
+    return value
+
+
+def _choice(spec: ParameterSpec, value: Any) -> str:
+    value = _stripped(spec, value)
+    if value not in spec.choices:
+        raise NodeConfigError(
+            f"parameter {spec.name!r} is {value!r}; choose one of "
+            f"{' | '.join(choice or repr(choice) for choice in spec.choices)}"
+        )
+    return value
+
+
+def _choice_or_none(spec: ParameterSpec, value: Any) -> str | None:
+    """A choice where the empty one means "none given" (None)."""
+    return _choice(spec, value) or None
+
+
+def _image_topics(spec: ParameterSpec, value: Any) -> tuple[str, ...]:
+    return parse_image_topics(value)
+
+
+def _threshold(spec: ParameterSpec, value: Any) -> float | None:
+    return parse_threshold(value)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Validated parameter values. Each field is one declared parameter, and its row of the
+    one parameter table: type, default, description and options (PARAMETERS reads them here)."""
+
+    model_path: str = _parameter(
         "string",
         "",
         "Contract-1 model: an .onnx file (FP32, FP16 or the INT8 of `dense-ood quantize`), or a "
@@ -86,26 +144,27 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "on the 367 CamVid training frames of Cambridge streets, for research use only (CC "
         "BY-NC 4.0): replace it with a model trained on your domain). The node exits with an "
         "error if the file is missing or not a contract-1 model.",
-    ),
-    ParameterSpec(
-        "backend",
+        parse=_stripped,
+    )
+    backend: str = _parameter(
         "string",
         "auto",
         "Inference backend: auto (TensorRT where it imports and a GPU is present, else ONNX "
         "Runtime with one warning), onnxruntime (its CUDA provider where present), or tensorrt. "
         "The TensorRT path has not run on a GPU yet (docs/engines.md).",
         choices=BACKENDS,
-    ),
-    ParameterSpec(
-        "engine_cache_dir",
+        parse=_choice,
+    )
+    engine_cache_dir: str = _parameter(
         "string",
         "",
         "TensorRT with an .onnx model_path: the plan is built at the first start (minutes; the "
         "log says how long) and cached here, or beside the ONNX when empty. A cached plan for "
         "another GPU or TensorRT version, or one that no longer deserialises, is rebuilt.",
-    ),
-    ParameterSpec(
-        "engine_precision",
+        parse=_stripped,
+    )
+    # None: the ONNX's own
+    engine_precision: str | None = _parameter(
         "string",
         "",
         "Precision of a TensorRT plan built from an ONNX model_path; empty = the ONNX's own. "
@@ -113,15 +172,15 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "node has no calibration frames: int8 needs an INT8 model_path (`dense-ood quantize`) "
         "or a plan, and is refused at start otherwise.",
         choices=("", *PRECISIONS),
-    ),
-    ParameterSpec(
-        "force_engine_rebuild",
+        parse=_choice_or_none,
+    )
+    force_engine_rebuild: bool = _parameter(
         "bool",
         False,
         "TensorRT: rebuild the plan at start even when the cached one matches this machine.",
-    ),
-    ParameterSpec(
-        "image_topics",
+        parse=_bool,
+    )
+    image_topics: tuple[str, ...] = _parameter(
         "string[]",
         ["/camera/image_raw"],
         "Camera topics (sensor_msgs/Image). One node serves all of them with one engine. For an "
@@ -129,16 +188,17 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "semantic_color, anomaly_score, anomaly_mask, overlay) with the input's header and size.",
         min_items=1,
         constraint="valid topic names whose output namespaces differ",
-    ),
-    ParameterSpec(
-        "compressed",
+        parse=_image_topics,
+    )
+    compressed: bool = _parameter(
         "bool",
         False,
         "true: subscribe to sensor_msgs/CompressedImage (JPEG/PNG) on `<topic>/compressed` "
         "instead of `<topic>`.",
-    ),
-    ParameterSpec(
-        "anomaly_threshold",
+        parse=_bool,
+    )
+    # None: the model's threshold
+    anomaly_threshold: float | None = _parameter(
         "double",
         math.nan,
         "Pixels with anomaly_score >= this are 255 in anomaly_mask. .nan = the threshold stored "
@@ -146,33 +206,33 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "negative.",
         constraint="finite, or .nan for the model's",
         dynamic=True,
-    ),
-    ParameterSpec(
-        "publish_color",
+        parse=_threshold,
+    )
+    publish_color: bool = _parameter(
         "bool",
         True,
         "Publish semantic_color. Even when true, it is rendered only while some node subscribes "
         "to it, so RViz-only outputs cost nothing on the vehicle.",
         dynamic=True,
-    ),
-    ParameterSpec(
-        "publish_overlay",
+        parse=_bool,
+    )
+    publish_overlay: bool = _parameter(
         "bool",
         True,
         "Publish overlay (camera image, class colours blended, anomalies marked); rendered only "
         "while some node subscribes to it.",
         dynamic=True,
-    ),
-    ParameterSpec(
-        "output_size",
+        parse=_bool,
+    )
+    output_size: str = _parameter(
         "string",
         "camera",
         "Size of the outputs: camera (the input frame's) or model (the model's input size: less "
         "bandwidth and no full-resolution post-processing; camera_info is scaled to match).",
         choices=OUTPUT_SIZES,
-    ),
-    ParameterSpec(
-        "qos",
+        parse=_choice,
+    )
+    qos: str = _parameter(
         "string",
         "auto",
         "QoS: auto (each camera subscription follows the reliability its publishers offer, "
@@ -180,7 +240,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "(best effort, keep last 5, inputs and outputs) or reliable (reliable, keep last 5, "
         "inputs and outputs).",
         choices=QOS_PROFILES,
-    ),
+        parse=_choice,
+    )
+
+
+#: The node's parameters, in declaration order: one ParameterSpec per NodeConfig field.
+PARAMETERS: tuple[ParameterSpec, ...] = tuple(
+    replace(f.metadata[_SPEC], name=f.name) for f in fields(NodeConfig)
 )
 
 #: Read-only parameters the node sets from the model's contract once it is loaded.
@@ -205,7 +271,8 @@ MODEL_PARAMETER_SPECS: tuple[ParameterSpec, ...] = (
 MODEL_PARAMETERS: dict[str, str] = {spec.name: spec.description for spec in MODEL_PARAMETER_SPECS}
 PARAMETER_NAMES: tuple[str, ...] = tuple(spec.name for spec in PARAMETERS)
 DYNAMIC_PARAMETERS: frozenset[str] = frozenset(spec.name for spec in PARAMETERS if spec.dynamic)
-_SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
+#: name -> ParameterSpec of the node's parameters.
+SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
 class NodeConfigError(DenseOodError, ValueError):
@@ -216,52 +283,24 @@ class ParamDocsError(DenseOodError, ValueError):
     """A file generated from the table (param_docs) lacks the markers the table goes between."""
 
 
-@dataclass(frozen=True)
-class NodeConfig:
-    """Validated parameter values."""
-
-    model_path: str
-    backend: str
-    image_topics: tuple[str, ...]
-    compressed: bool
-    anomaly_threshold: float | None  # None: the model's threshold
-    publish_color: bool
-    publish_overlay: bool
-    qos: str
-    output_size: str = "camera"
-    engine_cache_dir: str = ""
-    engine_precision: str | None = None  # None: the ONNX's own
-    force_engine_rebuild: bool = False
-
-
 def parse_config(values: Mapping[str, Any], default_model: Path | None = None) -> NodeConfig:
     """Validate parameter values (missing names take their defaults); raise NodeConfigError.
 
     An empty `model_path` means `default_model` (the bundled demo model, where it is shipped).
     """
-    get = {spec.name: values.get(spec.name, spec.default) for spec in PARAMETERS}
-    model_path = _string(get, "model_path").strip() or str(default_model or "")
+    given = {spec.name: values.get(spec.name, spec.default) for spec in PARAMETERS}
+    model_path = _stripped(SPECS["model_path"], given["model_path"]) or str(default_model or "")
     if not model_path:
         raise NodeConfigError(
             "parameter 'model_path' is required (path to a contract-1 .onnx model)"
         )
-    return NodeConfig(
-        model_path=model_path,
-        backend=_choice(get, "backend"),
-        image_topics=parse_image_topics(get["image_topics"]),
-        compressed=_bool(get, "compressed"),
-        anomaly_threshold=parse_threshold(get["anomaly_threshold"]),
-        publish_color=_bool(get, "publish_color"),
-        publish_overlay=_bool(get, "publish_overlay"),
-        qos=_choice(get, "qos"),
-        output_size=_choice(get, "output_size"),
-        engine_cache_dir=_string(get, "engine_cache_dir").strip(),
-        engine_precision=_int8_with_calibration(_choice(get, "engine_precision"), model_path),
-        force_engine_rebuild=_bool(get, "force_engine_rebuild"),
-    )
+    parsed = {f.name: f.metadata[_PARSE](SPECS[f.name], given[f.name]) for f in fields(NodeConfig)}
+    parsed["model_path"] = model_path
+    parsed["engine_precision"] = _int8_with_calibration(parsed["engine_precision"], model_path)
+    return NodeConfig(**parsed)
 
 
-def _int8_with_calibration(precision: str, model_path: str) -> str | None:
+def _int8_with_calibration(precision: str | None, model_path: str) -> str | None:
     """The precision (None: the ONNX's own); int8 only where the model needs no calibration.
 
     The node has no calibration frames, so an int8 plan can come only from an ONNX that is
@@ -269,7 +308,7 @@ def _int8_with_calibration(precision: str, model_path: str) -> str | None:
     unreadable model is left for the model loader to report.
     """
     if precision != "int8" or is_plan_file(model_path) or not Path(model_path).is_file():
-        return precision or None
+        return precision
     try:
         own = precision_of(read_onnx_metadata(model_path))
     except ContractError:
@@ -319,28 +358,3 @@ def palette_strings(palette: np.ndarray) -> list[str]:
     """[K, 3] RGB rows -> ['#rrggbb', ...], the `palette` parameter's form."""
     rows = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
     return ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in row)) for row in rows]
-
-
-def _string(values: Mapping[str, Any], name: str) -> str:
-    value = values[name]
-    if not isinstance(value, str):
-        raise NodeConfigError(f"parameter {name!r} must be a string, got {value!r}")
-    return value
-
-
-def _bool(values: Mapping[str, Any], name: str) -> bool:
-    value = values[name]
-    if not isinstance(value, bool):
-        raise NodeConfigError(f"parameter {name!r} must be true or false, got {value!r}")
-    return value
-
-
-def _choice(values: Mapping[str, Any], name: str) -> str:
-    value = _string(values, name).strip()
-    choices = _SPECS[name].choices
-    if value not in choices:
-        raise NodeConfigError(
-            f"parameter {name!r} is {value!r}; choose one of "
-            f"{' | '.join(choice or repr(choice) for choice in choices)}"
-        )
-    return value

@@ -25,10 +25,10 @@ from dense_ood_ros.ros.node_config import (
     ParamDocsError,
     ParameterSpec,
 )
+from dense_ood_ros.topics import NODE_NAME
 
 __all__ = ["ParamDocsError", "generated", "main", "markdown_table", "params_schema", "stale"]
 
-NODE_NAME = "dense_ood"
 BEGIN = "<!-- parameters:begin (generated: python -m dense_ood_ros.ros.param_docs --write) -->"
 END = "<!-- parameters:end -->"
 YAML_WIDTH = 96

@@ -15,11 +15,10 @@ Not yet run on a GPU (docs/engines.md).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_file
-from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.tools.calibration_args import add_calibration_arguments, load_from_args
 
 
@@ -73,11 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        _build(args)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood build-engine: error: {exc}", file=sys.stderr)
-        return 2
+    _build(args)
     return 0
 
 
@@ -89,9 +84,9 @@ def _build(args: argparse.Namespace) -> None:
     from dense_ood_ros.model.plan_file import is_plan_file
 
     if is_plan_file(args.model):
-        raise DenseOodError(f"{args.model} is a TensorRT plan: give the ONNX model to build from")
+        raise CommandError(f"{args.model} is a TensorRT plan: give the ONNX model to build from")
     if args.max_batch < 1:
-        raise DenseOodError("--max-batch must be >= 1")
+        raise CommandError("--max-batch must be >= 1")
     metadata = read_onnx_metadata(args.model)
     contract = ModelContract.from_metadata(metadata, source=str(args.model))
     precision = args.precision or precision_of(metadata)

@@ -22,10 +22,12 @@ import cv2
 import numpy as np
 
 from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files, read_rgb
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_folder
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
-from dense_ood_ros.tools.node_process import NodeProcess, environ, start_node
+from dense_ood_ros.tools.node_process import NodeProcess, start_node
+from dense_ood_ros.tools.ros_client import RosClient, stamp_key
 
 DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = sample_frames_dir()
@@ -101,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
         frames = _check_inputs(args)
         contract = _read_contract(args.model)
         reports, threshold = _serve(args, frames, contract)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood demo: error: {exc}", file=sys.stderr)
-        return 1
+    except (DenseOodError, OSError) as exc:  # the demo's failures exit 1, run_cli prints them
+        raise CommandError(first_line(exc), exit_code=1) from exc
     except KeyboardInterrupt:
         print("dense-ood demo: interrupted", file=sys.stderr)
         return 130
@@ -154,11 +155,10 @@ def _serve(
         dds_env = _fastdds_env()
         node = _start_node(args, Path(tmp), domain_id, threshold, dds_env)
         try:
-            with _RosSide(domain_id, dds_env) as ros:
-                ros.wait_ready(node, args.timeout)
+            with _RosSide(domain_id, dds_env, node) as ros:
+                ros.wait_ready(args.timeout)
                 reports = [
-                    _run_frame(ros, node, path, args, contract)
-                    for path in _progress(frames, "frames")
+                    _run_frame(ros, path, args, contract) for path in _progress(frames, "frames")
                 ]
         finally:
             code = node.stop()
@@ -196,83 +196,51 @@ def _start_node(
 
 
 class _RosSide:
-    """The demo's own rclpy node: a camera publisher and subscriptions to the five outputs."""
+    """The demo's side of the node: a camera publisher and the five outputs, over RosClient."""
 
-    def __init__(self, domain_id: int, dds_env: dict[str, str]) -> None:
+    def __init__(self, domain_id: int, dds_env: dict[str, str], node: NodeProcess) -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-        import rclpy
-        from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        from dense_ood_ros.topics import output_topics
-
-        self.context = Context()
-        with environ(dds_env):  # Fast DDS reads its profile when the participant is created
-            rclpy.init(args=[], context=self.context, domain_id=domain_id)
-            self.node = rclpy.create_node("dense_ood_demo", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self.process = node
+        self.client = RosClient(domain_id, "dense_ood_demo", dds_env)
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.publisher = self.node.create_publisher(Image, CAMERA_TOPIC, qos)
-        self.outputs = output_topics(CAMERA_TOPIC)
-        self.received: dict[str, dict[tuple[int, int], tuple[float, Any]]] = {}
-        self.subscriptions = []
-        for name, topic in self.outputs.items():
-            self.received[name] = {}
-            self.subscriptions.append(
-                self.node.create_subscription(Image, topic, self._recorder(name), qos)
-            )
-
-    def _recorder(self, name: str) -> Any:
-        def record(msg: Any) -> None:
-            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-            self.received[name][key] = (time.monotonic(), msg)
-
-        return record
+        self.publisher = self.client.publisher(Image, CAMERA_TOPIC, qos)
+        self.outputs = self.client.subscribe_outputs(CAMERA_TOPIC, qos)
 
     def __enter__(self) -> _RosSide:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import rclpy
+        self.client.close()
 
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+    def spin_until(self, condition: Any, timeout: float) -> None:
+        """Spin until `condition()`; DemoError when the node stops or `timeout` passes first."""
+        if self.client.spin_until(lambda: condition() or self.process.exited(), timeout):
+            if condition():
+                return
+            raise DemoError(f"the node stopped: {self.process.last_line()}")
+        raise DemoError(f"timed out after {timeout:g} s; node says: {self.process.last_line()}")
 
-    def spin_until(self, condition: Any, timeout: float, node: NodeProcess) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if node.exited():
-                raise DemoError(f"the node stopped: {node.last_line()}")
-            if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:g} s; node says: {node.last_line()}")
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def wait_ready(self, node: NodeProcess, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
         """Until the node subscribes to the camera and our output subscriptions match it."""
-        self.spin_until(
-            lambda: (
-                self.publisher.get_subscription_count() > 0
-                and all(_matched(sub, self.node) for sub in self.subscriptions)
-            ),
-            timeout,
-            node,
-        )
+        topics = list(self.outputs.values())
+        self.spin_until(lambda: self.client.matched([self.publisher], topics), timeout)
+
+    def frame_outputs(self, key: tuple[int, int]) -> dict[str, tuple[float, Any]] | None:
+        """(arrival, message) of each output of the frame stamped `key`, once all arrived."""
+        found = {}
+        for name, topic in self.outputs.items():
+            received = self.client.received[topic]
+            match = [item for item in received if stamp_key(item[1].header) == key]
+            if not match:
+                return None
+            found[name] = match[0]
+        return found
 
 
-def _matched(subscription: Any, node: Any) -> bool:
-    """A subscription has a matched publisher (Jazzy's API; the graph count on Humble)."""
-    if hasattr(subscription, "get_publisher_count"):
-        return subscription.get_publisher_count() > 0
-    return node.count_publishers(subscription.topic_name) > 0
-
-
-def _run_frame(
-    ros: _RosSide, node: NodeProcess, path: Path, args: argparse.Namespace, contract: Any
-) -> FrameReport:
+def _run_frame(ros: _RosSide, path: Path, args: argparse.Namespace, contract: Any) -> FrameReport:
     from std_msgs.msg import Header
 
     from dense_ood_ros.codec.messages import image_msg_from_array
@@ -280,13 +248,16 @@ def _run_frame(
     rgb = read_rgb(path)
     pixels = rgb if args.encoding == "rgb8" else np.ascontiguousarray(rgb[..., ::-1])
     header = Header(frame_id=FRAME_ID)
-    header.stamp = ros.node.get_clock().now().to_msg()
+    header.stamp = ros.client.node.get_clock().now().to_msg()
     key = (header.stamp.sec, header.stamp.nanosec)
     sent = time.monotonic()
     ros.publisher.publish(image_msg_from_array(pixels, args.encoding, header))
-    ros.spin_until(lambda: all(key in got for got in ros.received.values()), args.timeout, node)
-    latest = max(ros.received[name][key][0] for name in ros.outputs)
-    outputs = {name: ros.received[name].pop(key)[1] for name in ros.outputs}
+    ros.spin_until(lambda: ros.frame_outputs(key) is not None, args.timeout)
+    arrived = ros.frame_outputs(key) or {}
+    for topic in ros.outputs.values():
+        ros.client.received[topic].clear()
+    latest = max(at for at, _ in arrived.values())
+    outputs = {name: msg for name, (_, msg) in arrived.items()}
     mask = _write_outputs(args.output / path.stem, outputs, contract)
     return FrameReport(
         name=path.name,

@@ -11,11 +11,10 @@ the node, `bench` and `replay` take it like any model; its metadata adds dense_o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_file
-from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.tools.calibration_args import add_calibration_arguments, load_from_args
 
 
@@ -55,11 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        report = _quantize(args)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood quantize: error: {exc}", file=sys.stderr)
-        return 2
+    report = _quantize(args)
     print(f"wrote {report.output} in {report.seconds:.1f} s: {len(report.quantized)} convolutions "
           "in INT8; kept in float:")  # fmt: skip
     for reason, names in report.kept_float.items():
@@ -76,9 +71,9 @@ def _quantize(args: argparse.Namespace):
 
     check_output_file(args.output, args.overwrite)
     if args.output.suffix != ".onnx":
-        raise DenseOodError(f"--output must end in .onnx, got {args.output.name}")
+        raise CommandError(f"--output must end in .onnx, got {args.output.name}")
     if args.output.resolve() == args.model.resolve():
-        raise DenseOodError("--output must differ from the model")
+        raise CommandError("--output must differ from the model")
     contract = read_contract(args.model)
     calibration = load_from_args(args, contract.input_hw)
     print(f"calibrating on {calibration.describe()}")

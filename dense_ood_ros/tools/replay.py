@@ -40,8 +40,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import OutputExistsError, check_output_folder
-from dense_ood_ros.errors import DenseOodError, first_line
 
 if TYPE_CHECKING:
     from dense_ood_ros.replay.session import ReplayOptions
@@ -136,16 +136,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood replay: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _fail_on(exc: BaseException) -> int:
-    """One error line for `exc` (its first line), exit status 2."""
-    return _fail(first_line(exc))
-
-
 def prepare_output_bag(path: Path, overwrite: bool) -> None:
     """A new bag folder at `path`: refuse an existing one unless `overwrite` (and then only
     replace what is a bag, never an arbitrary folder)."""
@@ -170,38 +160,29 @@ def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.replay.session import ReplaySession
 
     if args.max_frames is not None and args.max_frames <= 0:
-        return _fail("--max-frames must be > 0")
+        raise CommandError("--max-frames must be > 0")
     if args.workers is not None and args.workers <= 0:
-        return _fail("--workers must be > 0")
-    try:
-        labels = [parse_labels_pair(text) for text in args.labels]
-        if args.workers is not None or args.ray_address is not None:
-            return _run_fleet(args, labels)
-        bags = [bag for bag, _ in expand(args.bags)]
-    except DenseOodError as exc:
-        return _fail_on(exc)
+        raise CommandError("--workers must be > 0")
+    labels = [parse_labels_pair(text) for text in args.labels]
+    if args.workers is not None or args.ray_address is not None:
+        return _run_fleet(args, labels)
+    bags = [bag for bag, _ in expand(args.bags)]
     options = _options(args, labels)
     options.bags = bags
-    try:
-        if args.report is not None:
-            check_output_folder(args.report, args.overwrite, "--report")
-        engine = load_engine(args.model, args.backend)
-        pipeline = Pipeline(engine, args.threshold, output_size=args.output_size)
-        session = ReplaySession(pipeline, options, None if args.no_progress else _progress)
-        session.check()
-        prepare_output_bag(args.output, args.overwrite)
-        result = session.run()
-        report = report_dict(result, [str(b) for b in bags], str(args.output), str(args.model))
-        text = write_report(result, args.report, report) if args.report else None
-    except (DenseOodError, OSError) as exc:
-        return _fail_on(exc)
+    if args.report is not None:
+        check_output_folder(args.report, args.overwrite, "--report")
+    engine = load_engine(args.model, args.backend)
+    pipeline = Pipeline(engine, args.threshold, output_size=args.output_size)
+    session = ReplaySession(pipeline, options, None if args.no_progress else _progress)
+    session.check()
+    prepare_output_bag(args.output, args.overwrite)
+    result = session.run()
+    report = report_dict(result, [str(b) for b in bags], str(args.output), str(args.model))
+    text = write_report(result, args.report, report) if args.report else None
     print(text if text is not None else _summary(report))
     print(f"wrote {args.output}" + (f" and {args.report}/" if args.report else ""))
     if result.error:
-        print(
-            f"dense-ood replay: error: {result.error} (frames before it are kept)", file=sys.stderr
-        )
-        return 1
+        raise CommandError(f"{result.error} (frames before it are kept)", exit_code=1)
     return 0
 
 
@@ -261,7 +242,7 @@ def _run_fleet(args: argparse.Namespace, labels: list) -> int:
 
     import_ray()  # before anything else: one line telling how to install it
     if not args.model.is_file():
-        return _fail(f"--model {args.model}: no such file")
+        raise CommandError(f"--model {args.model}: no such file")
     settings = FleetSettings(
         model=args.model,
         output=args.output,
@@ -271,19 +252,16 @@ def _run_fleet(args: argparse.Namespace, labels: list) -> int:
         output_size=args.output_size,
         overwrite=args.overwrite,
     )
-    try:
-        bags = input_bags(args.bags, exclude=args.output)
-        folder = _fleet_report_folder(args)
-        cluster = Cluster(workers=args.workers, address=args.ray_address)
-        progress = None if args.no_progress else _fleet_progress
-        result = run_fleet(bags, settings, cluster, progress)
-        report = report_dict(result.pooled, [str(b.source) for b in bags], str(args.output),
-                             str(args.model))  # fmt: skip
-        report["fleet"] = json_ready(fleet_section(result))
-        write_logs(result.outcomes, folder)
-        text = write_report(result.pooled, folder, report)
-    except OSError as exc:
-        return _fail_on(exc)
+    bags = input_bags(args.bags, exclude=args.output)
+    folder = _fleet_report_folder(args)
+    cluster = Cluster(workers=args.workers, address=args.ray_address)
+    progress = None if args.no_progress else _fleet_progress
+    result = run_fleet(bags, settings, cluster, progress)
+    report = report_dict(result.pooled, [str(b.source) for b in bags], str(args.output),
+                         str(args.model))  # fmt: skip
+    report["fleet"] = json_ready(fleet_section(result))
+    write_logs(result.outcomes, folder)
+    text = write_report(result.pooled, folder, report)
     print(text)
     print(f"wrote {args.output}/ and {folder}/")
     failed = report["fleet"]["failed"]

@@ -11,12 +11,12 @@ sensor_msgs/Image (or JPEG CompressedImage on /camera/image_raw/compressed with
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from dense_ood_ros.codec.image_codec import IMAGE_FILE_SUFFIXES, image_files
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.errors import DenseOodError
 
 CAMERA_TOPIC = "/camera/image_raw"
@@ -48,11 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wrap these photos instead of the bundled sample frames (labels: DIR/labels/*.png)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT bag")
-
-
-def _fail(message: str) -> int:
-    print(f"dense-ood make-sample-bag: error: {message}", file=sys.stderr)
-    return 2
 
 
 class SampleBagError(DenseOodError, ValueError):
@@ -142,20 +137,17 @@ def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.tools.replay import prepare_output_bag
 
     if args.frames is not None and args.frames <= 0:
-        return _fail("--frames must be > 0")
+        raise CommandError("--frames must be > 0")
     if args.fps <= 0:
-        return _fail("--fps must be > 0")
+        raise CommandError("--fps must be > 0")
     folder = args.from_images or sample_frames_dir()
-    try:
-        if not folder.is_dir():
-            raise SampleBagError(f"{folder} is not a folder of images")
-        pairs = frames_and_labels(folder, args.with_labels)
-        prepare_output_bag(args.output, args.overwrite)
-        frames = write_sample_bag(
-            args.output, pairs, args.frames or len(pairs), args.fps, args.storage, args.compressed
-        )
-    except (DenseOodError, OSError) as exc:
-        return _fail(str(exc))
+    if not folder.is_dir():
+        raise SampleBagError(f"{folder} is not a folder of images")
+    pairs = frames_and_labels(folder, args.with_labels)
+    prepare_output_bag(args.output, args.overwrite)
+    frames = write_sample_bag(
+        args.output, pairs, args.frames or len(pairs), args.fps, args.storage, args.compressed
+    )
     topics = f"{CAMERA_TOPIC}{'/compressed' if args.compressed else ''}"
     if args.with_labels:
         topics += f" and {LABELS_TOPIC}"

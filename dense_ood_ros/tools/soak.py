@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.metrics.latency import summarize as summarize_latency
 
@@ -70,19 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.frames < 10 or args.cameras < 1 or not 0 <= args.warmup < 0.8:
-        print(
-            "dense-ood soak: error: need --frames >= 10, --cameras >= 1, 0 <= --warmup < 0.8",
-            file=sys.stderr,
-        )
-        return 2
+        raise CommandError("need --frames >= 10, --cameras >= 1, 0 <= --warmup < 0.8")
     from dense_ood_ros.console.outputs import check_output_folder
 
-    try:
-        check_output_folder(args.output, args.overwrite)
-        result = soak(args)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood soak: error: {exc}", file=sys.stderr)
-        return 2
+    check_output_folder(args.output, args.overwrite)
+    result = soak(args)
     summary = write_outputs(args, result)
     rss = summary["rss_mib"]
     latency = summary["latency_ms"]
@@ -137,49 +130,36 @@ def soak(args: argparse.Namespace) -> SoakResult:
 def _camera_side(
     args: argparse.Namespace, node: Any, cameras: list[str], hw: tuple[int, int]
 ) -> SoakResult:
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from dense_ood_ros.codec.messages import image_msg_from_array
-    from dense_ood_ros.topics import output_topics
+    from dense_ood_ros.tools.ros_client import RosClient
 
-    context = Context()
-    rclpy.init(args=[], context=context, domain_id=args.domain_id)
-    ros = rclpy.create_node("dense_ood_soak", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(ros)
+    client = RosClient(args.domain_id, "dense_ood_soak")
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    publishers = [ros.create_publisher(Image, topic, reliable) for topic in cameras]
-    outputs = [output_topics(topic) for topic in cameras]
+    publishers = [client.publisher(Image, topic, reliable) for topic in cameras]
     arrived: dict[tuple[int, int], int] = {}  # (camera, frame) -> outputs received
 
-    def on_output(camera: int, msg: Any) -> None:
+    def on_output(camera: int, name: str, msg: Any) -> None:
         key = (camera, msg.header.stamp.sec)
         arrived[key] = arrived.get(key, 0) + 1
 
-    for index, topics in enumerate(outputs):
-        for topic in topics.values():
-            callback = functools.partial(on_output, index)
-            ros.create_subscription(
-                Image, topic, callback, QoSProfile(depth=10, reliability=reliable.reliability)
-            )
+    deep = QoSProfile(depth=10, reliability=reliable.reliability)
+    outputs = [
+        client.subscribe_outputs(topic, deep, functools.partial(on_output, index))
+        for index, topic in enumerate(cameras)
+    ]
     wanted = len(outputs[0])
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (*hw, 3), dtype=np.uint8) for _ in range(8)]
     msgs = [image_msg_from_array(f, "rgb8") for f in frames]
     result = SoakResult(frames_asked=args.frames)
     try:
-        deadline = time.monotonic() + 120
-        while not all(
-            p.get_subscription_count() and ros.count_publishers(t) for p, o in
-            zip(publishers, outputs, strict=True) for t in o.values()
-        ):  # fmt: skip
-            if node.exited() or time.monotonic() > deadline:
-                raise SoakError(f"the node did not come up: {node.last_line()}")
-            executor.spin_once(timeout_sec=0.05)
+        topics = [topic for o in outputs for topic in o.values()]
+        client.spin_until(lambda: client.matched(publishers, topics) or node.exited(), 120)
+        if not client.matched(publishers, topics):
+            raise SoakError(f"the node did not come up: {node.last_line()}")
         start = time.monotonic()
         next_sample = start
         for frame in range(1, args.frames + 1):
@@ -193,7 +173,7 @@ def _camera_side(
             give_up = time.monotonic() + args.timeout
             pending = set(sent)
             while pending and time.monotonic() < give_up:
-                executor.spin_once(timeout_sec=0.01)
+                client.executor.spin_once(timeout_sec=0.01)
                 for camera in list(pending):
                     if arrived.get((camera, frame), 0) >= wanted:
                         now = time.monotonic()
@@ -222,9 +202,7 @@ def _camera_side(
             arrived = {k: v for k, v in arrived.items() if k[1] > frame - 5}  # late stragglers
         result.seconds = time.monotonic() - start
     finally:
-        executor.shutdown()
-        ros.destroy_node()
-        rclpy.try_shutdown(context=context)
+        client.close()
     return result
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,16 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds before the window")
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood bench-transport: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        row = measure(args)
-    except (DenseOodError, OSError) as exc:
-        return _fail(str(exc))
+    row = measure(args)
     print(
         f"{args.width}x{args.height} bgr8 at {args.rate:g} Hz, {args.reliability} camera, "
         f"profile {'on' if args.profile else 'off'}: published {row['published_hz']:.1f}/s, "
@@ -66,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One run; the rates are over the measured window."""
-    import numpy as np
-
     from dense_ood_ros.tools.node_process import environ, large_frames_profile_env, start_node
 
     domain_id = 150 + os.getpid() % 80
@@ -79,54 +68,38 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         node = start_node(params, Path(tmp), domain_id=domain_id, env=profile)
         try:
             with environ({**profile, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}):
-                return _camera_side(args, domain_id, node, np)
+                return _camera_side(args, domain_id, node)
         finally:
             node.stop()
 
 
-def _camera_side(args: argparse.Namespace, domain_id: int, node: Any, np: Any) -> dict[str, Any]:
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+def _camera_side(args: argparse.Namespace, domain_id: int, node: Any) -> dict[str, Any]:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from dense_ood_ros.codec.image_codec import encode_raw
     from dense_ood_ros.tools.bench.common import synthetic_frame
+    from dense_ood_ros.tools.ros_client import RosClient, diagnostic_values
     from dense_ood_ros.topics import output_topics
 
-    context = Context()
-    rclpy.init(args=[], context=context, domain_id=domain_id)
-    ros = rclpy.create_node("dense_ood_transport_bench", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(ros)
+    client = RosClient(domain_id, "dense_ood_transport_bench")
     policy = (
         ReliabilityPolicy.RELIABLE
         if args.reliability == "reliable"
         else ReliabilityPolicy.BEST_EFFORT
     )
-    camera = ros.create_publisher(Image, CAMERA, QoSProfile(depth=5, reliability=policy))
-    masks: list[float] = []
-    statuses: list[tuple[float, dict[str, str]]] = []
+    camera = client.publisher(Image, CAMERA, QoSProfile(depth=5, reliability=policy))
     mask_topic = output_topics(CAMERA)["anomaly_mask"]
-    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    ros.create_subscription(Image, mask_topic, lambda m: masks.append(time.monotonic()), reliable)
-
-    def on_diagnostics(array: Any) -> None:
-        for status in array.status:
-            if status.hardware_id == CAMERA:
-                statuses.append((time.monotonic(), {v.key: v.value for v in status.values}))
-
-    ros.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    client.subscribe(
+        Image, mask_topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    client.subscribe_diagnostics()
     data, step = encode_raw(synthetic_frame(args.height, args.width), "bgr8")
     msg = Image(height=args.height, width=args.width, encoding="bgr8", step=step, data=data)
     try:
-        deadline = time.monotonic() + 60
-        while camera.get_subscription_count() == 0:
-            if node.exited() or time.monotonic() > deadline:
-                raise TransportBenchError(f"the node did not come up: {node.last_line()}")
-            executor.spin_once(timeout_sec=0.05)
+        client.spin_until(lambda: camera.get_subscription_count() > 0 or node.exited(), 60)
+        if camera.get_subscription_count() == 0:
+            raise TransportBenchError(f"the node did not come up: {node.last_line()}")
         start = time.monotonic()
         window = (start + args.warmup, start + args.warmup + args.seconds)
         published: list[float] = []
@@ -134,15 +107,18 @@ def _camera_side(args: argparse.Namespace, domain_id: int, node: Any, np: Any) -
         while time.monotonic() < window[1] + 1.5:  # and a last diagnostics message
             now = time.monotonic()
             if now >= next_at and now < window[1]:
-                msg.header.stamp = ros.get_clock().now().to_msg()
+                msg.header.stamp = client.node.get_clock().now().to_msg()
                 camera.publish(msg)
                 published.append(now)
                 next_at += 1.0 / args.rate
-            executor.spin_once(timeout_sec=max(0.0, min(0.005, next_at - time.monotonic())))
+            client.executor.spin_once(timeout_sec=max(0.0, min(0.005, next_at - time.monotonic())))
+        masks = [arrived for arrived, _ in client.received[mask_topic]]
+        statuses = [
+            (arrived, diagnostic_values(status))
+            for arrived, status in reversed(list(client.statuses(CAMERA)))
+        ]
     finally:
-        executor.shutdown()
-        ros.destroy_node()
-        rclpy.try_shutdown(context=context)
+        client.close()
     return _rates(window, published, masks, statuses)
 
 

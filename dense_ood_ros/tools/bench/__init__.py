@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from pathlib import Path
 
 from dense_ood_ros.console.outputs import check_output_file
-from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.tools.bench.common import BenchError
 
 __all__ = ["BenchError", "add_arguments", "run"]
@@ -141,15 +139,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the arguments, then run the one mode they ask for; errors as one line, code 2."""
-    try:
-        mode = _mode(args)
-        _check_args(args, mode)
-        module = importlib.import_module(f"dense_ood_ros.tools.bench.{mode}")
-        return int(module.run(args))
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood bench: error: {exc}", file=sys.stderr)
-        return 2
+    """Check the arguments, then run the one mode they ask for (run_cli prints its errors)."""
+    mode = _mode(args)
+    _check_args(args, mode)
+    module = importlib.import_module(f"dense_ood_ros.tools.bench.{mode}")
+    return int(module.run(args))
 
 
 def _mode(args: argparse.Namespace) -> str:

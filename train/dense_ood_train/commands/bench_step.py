@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.console.cli import CommandError
+from dense_ood_ros.errors import first_line
 from dense_ood_train.commands.run_folder import add_override_argument
 
 
@@ -34,11 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per variant")
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood-train bench-step: error: {message}", file=sys.stderr)
-    return 2
-
-
 def parse_variant(text: str) -> tuple[str, list[str]]:
     """'flow:negatives.mode=flow,flow.lr=0' -> ('flow', ['negatives.mode=flow', 'flow.lr=0'])."""
     name, sep, overrides = text.partition(":")
@@ -48,36 +43,13 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from dense_ood_train.config import load_config
-    from dense_ood_train.loop.trainer import Trainer, infinite_batches
-
     if args.steps <= 0 or args.warmup < 0:
-        return _fail("--steps must be > 0 and --warmup >= 0")
+        raise CommandError("--steps must be > 0 and --warmup >= 0")
     try:
-        variants = [parse_variant(text) for text in args.variant]
-        with tempfile.TemporaryDirectory(prefix="bench_step_") as tmp:
-            trainers = {}
-            for name, overrides in variants:
-                config = load_config(args.config, [*args.overrides, *overrides])
-                trainer = Trainer(config, Path(tmp) / name, progress=False)
-                trainer.model.train()
-                trainers[name] = (trainer, infinite_batches(trainer.train_loader, trainer.sampler))
-            times: dict[str, list[float]] = {name: [] for name in trainers}
-            names = list(trainers)
-            for index in range(args.warmup + args.steps):
-                order = names if index % 2 == 0 else names[::-1]
-                for name in order:
-                    trainer, batches = trainers[name]
-                    images, labels = next(batches)
-                    start = time.perf_counter()
-                    trainer.train_step(images, labels)
-                    trainer.step += 1
-                    if index >= args.warmup:
-                        times[name].append(time.perf_counter() - start)
-    except (DenseOodError, OSError, ValueError) as exc:
-        return _fail(str(exc))
+        times = _time_variants(args)
+    except ValueError as exc:  # parse_variant's and torch's; DenseOodError and OSError: run_cli
+        raise CommandError(first_line(exc)) from exc
+    names = list(times)
     reference = statistics.median(times[names[0]])
     print(f"{'variant':<20}{'median s/step':>15}{'ratio':>8}")
     for name in names:
@@ -85,3 +57,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<20}{median:>15.4f}{median / reference:>8.2f}")
     print(f"({args.steps} interleaved steps each after {args.warmup} untimed)")
     return 0
+
+
+def _time_variants(args: argparse.Namespace) -> dict[str, list[float]]:
+    """Seconds of each timed step per variant, the variants' steps interleaved."""
+    import tempfile
+
+    from dense_ood_train.config import load_config
+    from dense_ood_train.loop.trainer import Trainer, infinite_batches
+
+    variants = [parse_variant(text) for text in args.variant]
+    with tempfile.TemporaryDirectory(prefix="bench_step_") as tmp:
+        trainers = {}
+        for name, overrides in variants:
+            config = load_config(args.config, [*args.overrides, *overrides])
+            trainer = Trainer(config, Path(tmp) / name, progress=False)
+            trainer.model.train()
+            trainers[name] = (trainer, infinite_batches(trainer.train_loader, trainer.sampler))
+        times: dict[str, list[float]] = {name: [] for name in trainers}
+        names = list(trainers)
+        for index in range(args.warmup + args.steps):
+            order = names if index % 2 == 0 else names[::-1]
+            for name in order:
+                trainer, batches = trainers[name]
+                images, labels = next(batches)
+                start = time.perf_counter()
+                trainer.train_step(images, labels)
+                trainer.step += 1
+                if index >= args.warmup:
+                    times[name].append(time.perf_counter() - start)
+    return times

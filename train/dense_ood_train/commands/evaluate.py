@@ -10,13 +10,11 @@ score's best-F1 threshold. Writes metrics.json, metrics.md, pr.png, roc.png and 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_ros.model.plan_file import is_plan_file
 from dense_ood_train.evaluation.anomaly_evaluation import (
@@ -88,32 +86,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        scores = parse_scores(args.scores)
-        options = parse_options(args.option)
-        if args.max_frames is not None and args.max_frames <= 0:
-            raise EvaluationError("--max-frames must be a positive number")
-        output = prepare_output(Path(args.output), args.overwrite)
-        with tempfile.TemporaryDirectory(prefix="dense_ood_eval_") as tmp:
-            model = resolve_model(Path(args.model), Path(tmp))
-            report = evaluate(
-                model,
-                args.benchmark,
-                root=args.root,
-                scores=scores,
-                max_frames=args.max_frames,
-                components=args.components,
-                backend=args.backend,
-                options=options,
-                samples=args.samples,
-                sample_dir=output / "samples",
-                spill_dir=Path(tmp),
-            )
-        report["model"] = str(args.model)
-        table = write_report(report, output)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood-train evaluate: error: {exc}", file=sys.stderr)
-        return 2
+    scores = parse_scores(args.scores)
+    options = parse_options(args.option)
+    if args.max_frames is not None and args.max_frames <= 0:
+        raise EvaluationError("--max-frames must be a positive number")
+    output = prepare_output(Path(args.output), args.overwrite)
+    with tempfile.TemporaryDirectory(prefix="dense_ood_eval_") as tmp:
+        model = resolve_model(Path(args.model), Path(tmp))
+        report = evaluate(
+            model,
+            args.benchmark,
+            root=args.root,
+            scores=scores,
+            max_frames=args.max_frames,
+            components=args.components,
+            backend=args.backend,
+            options=options,
+            samples=args.samples,
+            sample_dir=output / "samples",
+            spill_dir=Path(tmp),
+        )
+    report["model"] = str(args.model)
+    table = write_report(report, output)
     print(table)
     written = sorted(p.name for p in output.iterdir())
     print(f"\nwrote {output}/: {', '.join(written)}")

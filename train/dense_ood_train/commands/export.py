@@ -9,11 +9,10 @@ dataset (data/class_sets.py; a folder dataset declares its own in the config).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from dense_ood_ros.console.outputs import OutputExistsError, check_output_file
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.console.cli import CommandError
+from dense_ood_ros.console.outputs import check_output_file
 from dense_ood_ros.metrics.pixel import FPR_LEVELS
 from dense_ood_ros.model.contract import KNOWN_SCORES
 from dense_ood_train.export.checkpoint_export import export_checkpoint, threshold_from_report
@@ -70,49 +69,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood-train export: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     import math
 
-    try:
-        check_output_file(args.output, args.overwrite)
-    except OutputExistsError as exc:
-        return _fail(str(exc))
+    check_output_file(args.output, args.overwrite)
     if args.output.suffix != ".onnx":
-        return _fail(f"--output must end in .onnx, got {args.output.name}")
+        raise CommandError(f"--output must end in .onnx, got {args.output.name}")
     if args.threshold_at_fpr is not None and args.threshold_from is None:
-        return _fail("--threshold-at-fpr needs --threshold-from METRICS_JSON (a validation report)")
+        raise CommandError(
+            "--threshold-at-fpr needs --threshold-from METRICS_JSON (a validation report)"
+        )
     if args.threshold_from is not None:
-        try:
-            threshold, rule = threshold_from_report(
-                args.threshold_from, args.score, args.threshold_at_fpr
-            )
-        except DenseOodError as exc:
-            return _fail(str(exc))
+        threshold, rule = threshold_from_report(
+            args.threshold_from, args.score, args.threshold_at_fpr
+        )
     elif args.threshold is not None:
         threshold, rule = args.threshold, "manual"
     else:
         threshold, rule = DEFAULT_THRESHOLD, "default, not calibrated"
     if not math.isfinite(threshold):
-        return _fail("--threshold must be a finite number")
-    try:
-        path, (height, width) = export_checkpoint(
-            args.checkpoint,
-            args.output,
-            score=args.score,
-            extra_scores=args.extra_scores,
-            threshold=threshold,
-            threshold_rule=rule,
-            height=args.height,
-            width=args.width,
-            fp16=args.fp16,
-        )
-    except (DenseOodError, OSError) as exc:
-        return _fail(str(exc))
+        raise CommandError("--threshold must be a finite number")
+    path, (height, width) = export_checkpoint(
+        args.checkpoint,
+        args.output,
+        score=args.score,
+        extra_scores=args.extra_scores,
+        threshold=threshold,
+        threshold_rule=rule,
+        height=args.height,
+        width=args.width,
+        fp16=args.fp16,
+    )
     size_mb = path.stat().st_size / 1e6
     print(
         f"wrote {path} ({size_mb:.1f} MB, input {height}x{width}, score {args.score}, "

@@ -8,10 +8,9 @@ OUTPUT/val.csv (or TensorBoard files) and OUTPUT/summary.json. Multi-GPU: launch
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_train.commands.run_folder import add_run_folder_arguments, run_folder_problem
 
 
@@ -29,38 +28,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_folder_arguments(parser, "last.pt")
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood-train fit: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    from dense_ood_train.config import TrainConfigError, load_config
+    from dense_ood_train.config import load_config
     from dense_ood_train.loop.trainer import LAST_CHECKPOINT, Trainer
 
     if args.max_steps is not None and args.max_steps <= 0:
-        return _fail("--max-steps must be > 0")
-    try:
-        config = load_config(args.config, args.overrides)
-    except TrainConfigError as exc:
-        return _fail(str(exc))
+        raise CommandError("--max-steps must be > 0")
+    config = load_config(args.config, args.overrides)
     checkpoint = args.output / LAST_CHECKPOINT
     problem = run_folder_problem(checkpoint, args.resume, args.overwrite)
     if problem:
-        return _fail(problem)
-    try:
-        trainer = Trainer(
-            config,
-            args.output,
-            resume=args.resume,
-            max_steps=args.max_steps,
-            progress=not args.no_progress,
-        )
-        if trainer.dist.is_main:
-            print(trainer.describe(), flush=True)
-        metrics = trainer.fit()
-    except (DenseOodError, OSError) as exc:
-        return _fail(first_line(exc))
+        raise CommandError(problem)
+    trainer = Trainer(
+        config,
+        args.output,
+        resume=args.resume,
+        max_steps=args.max_steps,
+        progress=not args.no_progress,
+    )
+    if trainer.dist.is_main:
+        print(trainer.describe(), flush=True)
+    metrics = trainer.fit()
     if trainer.dist.is_main:
         _print_summary(metrics, checkpoint, trainer.step)
     return 0

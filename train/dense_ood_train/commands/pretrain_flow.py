@@ -11,10 +11,9 @@ sizes (negatives.patch_*) and the learning rate (flow.warmup_lr) come from the c
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import DenseOodError, first_line
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_train.commands.run_folder import add_run_folder_arguments, run_folder_problem
 
 
@@ -43,50 +42,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_folder_arguments(parser, "flow.pt")
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood-train pretrain-flow: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    from dense_ood_train.config import TrainConfigError, load_config
+    from dense_ood_train.config import load_config
     from dense_ood_train.loop.flow_pretrainer import FLOW_CHECKPOINT, FlowPretrainer
 
     for name in ("steps", "eval_every", "patches_per_image"):
         if getattr(args, name) <= 0:
-            return _fail(f"--{name.replace('_', '-')} must be > 0")
+            raise CommandError(f"--{name.replace('_', '-')} must be > 0")
     if args.minutes is not None and args.minutes <= 0:
-        return _fail("--minutes must be > 0")
-    try:
-        config = load_config(args.config, args.overrides)
-    except TrainConfigError as exc:
-        return _fail(str(exc))
+        raise CommandError("--minutes must be > 0")
+    config = load_config(args.config, args.overrides)
     checkpoint = args.output / FLOW_CHECKPOINT
     problem = run_folder_problem(checkpoint, args.resume, args.overwrite)
     if problem:
-        return _fail(problem)
+        raise CommandError(problem)
     if args.overwrite:
         for stale in ("train.csv", "heldout.csv"):
             (args.output / stale).unlink(missing_ok=True)
-    try:
-        trainer = FlowPretrainer(
-            config,
-            args.output,
-            steps=args.steps,
-            eval_every=args.eval_every,
-            minutes=args.minutes,
-            patches_per_image=args.patches_per_image,
-            resume=args.resume,
-            progress=not args.no_progress,
-        )
-        print(
-            f"pretrain-flow: {trainer.summary()['parameters'] / 1e6:.2f}M parameters, "
-            f"patch sides {trainer.sizes}, steps {trainer.step}..{args.steps} on {trainer.device}",
-            flush=True,
-        )
-        summary = trainer.fit()
-    except (DenseOodError, OSError) as exc:
-        return _fail(first_line(exc))
+    trainer = FlowPretrainer(
+        config,
+        args.output,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        minutes=args.minutes,
+        patches_per_image=args.patches_per_image,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(
+        f"pretrain-flow: {trainer.summary()['parameters'] / 1e6:.2f}M parameters, "
+        f"patch sides {trainer.sizes}, steps {trainer.step}..{args.steps} on {trainer.device}",
+        flush=True,
+    )
+    summary = trainer.fit()
     first, last = summary["heldout_first"], summary["heldout_last"]
     print(
         f"done: step {summary['steps']}, {summary['train_minutes']:.1f} training minutes, "

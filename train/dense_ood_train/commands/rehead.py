@@ -9,11 +9,10 @@ metadata (contract, threshold, provenance) is carried over.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_file
-from dense_ood_ros.errors import DenseOodError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dense_ood_train.export.rehead import rehead_model
 
-    try:
-        check_output_file(args.output, args.overwrite)
-        if args.output.resolve() == args.model.resolve():
-            raise DenseOodError("--output must differ from the input model")
-        path = rehead_model(args.model, args.output)
-    except (DenseOodError, OSError) as exc:
-        print(f"dense-ood-train rehead: error: {exc}", file=sys.stderr)
-        return 2
+    check_output_file(args.output, args.overwrite)
+    if args.output.resolve() == args.model.resolve():
+        raise CommandError("--output must differ from the input model")
+    path = rehead_model(args.model, args.output)
     print(f"wrote {path} (the score head of today's export, the network of {args.model})")
     return 0

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_train.study.plan import StudyError, load_study
 from dense_ood_train.study.runner import StudyRunner
 
@@ -57,32 +57,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str) -> int:
-    print(f"dense-ood-train study: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     from dense_ood_train.study.table import write_study_report
 
     if args.jobs <= 0 or (args.threads_per_job is not None and args.threads_per_job <= 0):
-        return _fail("--jobs and --threads-per-job must be > 0")
-    try:
-        study = load_study(args.study)
-        unknown = [name for name in args.only if name not in study.configs]
-        if unknown:
-            raise StudyError(f"--only: {unknown[0]!r} is not a config of the study")
-        threads = args.threads_per_job or max(1, (os.cpu_count() or 1) // args.jobs)
-        runner = StudyRunner(study, args.output, args.jobs, threads)
-        if args.dry_run:
-            _print_plan(runner, args.only)
-            return 0
-        args.output.mkdir(parents=True, exist_ok=True)
-        if not args.table_only:
-            runner.run(args.only, args.overwrite, lambda: write_study_report(study, args.output))
-        table = write_study_report(study, args.output)
-    except (DenseOodError, OSError) as exc:
-        return _fail(str(exc))
+        raise CommandError("--jobs and --threads-per-job must be > 0")
+    study = load_study(args.study)
+    unknown = [name for name in args.only if name not in study.configs]
+    if unknown:
+        raise StudyError(f"--only: {unknown[0]!r} is not a config of the study")
+    threads = args.threads_per_job or max(1, (os.cpu_count() or 1) // args.jobs)
+    runner = StudyRunner(study, args.output, args.jobs, threads)
+    if args.dry_run:
+        _print_plan(runner, args.only)
+        return 0
+    args.output.mkdir(parents=True, exist_ok=True)
+    if not args.table_only:
+        runner.run(args.only, args.overwrite, lambda: write_study_report(study, args.output))
+    table = write_study_report(study, args.output)
     print(table)
     print(f"\nwrote {args.output}/table.md, table.csv, results.json and pr_*.png")
     if runner.failed:

@@ -9,11 +9,10 @@ them leaks nothing into the reported metrics. Use them with
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_folder
-from dense_ood_ros.errors import DenseOodError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +30,9 @@ def run(args: argparse.Namespace) -> int:
 
     from dense_ood_train.data.synthroad import generate_scene
 
-    try:
-        if args.count < 1 or args.height < 16 or args.width < 16:
-            raise DenseOodError("--count must be >= 1 and --height/--width >= 16")
-        check_output_folder(args.output, args.overwrite)
-    except DenseOodError as exc:
-        print(f"dense-ood-train write-scenes: error: {exc}", file=sys.stderr)
-        return 2
+    if args.count < 1 or args.height < 16 or args.width < 16:
+        raise CommandError("--count must be >= 1 and --height/--width >= 16")
+    check_output_folder(args.output, args.overwrite)
     args.output.mkdir(parents=True, exist_ok=True)
     seeds = range(args.first, args.first + args.count)
     for seed in tqdm(seeds, desc="scenes", unit="scene", disable=None):
