@@ -59,8 +59,10 @@ def calibration_pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def int8_tiny_model(
     tiny_model: Path, calibration_pictures: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The tiny model quantized by `dense-ood quantize` (16 calibration frames)."""
-    pytest.importorskip("onnx")
+    """The tiny model quantized by `dense-ood quantize` (16 calibration frames); skipped in an
+    install without the `quantize` extra (onnx, sympy)."""
+    for module in ("onnx", "sympy"):
+        pytest.importorskip(module, reason="needs the quantize extra: pip install .[quantize]")
     from dense_ood_ros.tools import cli
 
     output = tmp_path_factory.mktemp("int8") / "tiny_int8.onnx"

@@ -17,7 +17,7 @@ from test_replay import (  # skips this module too where rosbags is missing
     write_bag,
 )
 
-from dense_ood_ros.replay.fleet import STATE_DIR
+from dense_ood_ros.replay.fleet import STATE_DIR, FleetSettings
 from dense_ood_ros.replay.inputs import input_bags
 from dense_ood_ros.replay.session import ReplayOptions
 
@@ -156,7 +156,7 @@ def test_workers_without_ray_is_one_install_line(
 
 
 def test_a_worker_that_dies_is_retried_once_then_reported(ray_cluster, tmp_path: Path) -> None:
-    from dense_ood_ros.replay import fleet as fleet_module
+    from dense_ood_ros.replay.fleet.cluster import MAX_RETRIES, gather
     from dense_ood_ros.replay.inputs import InputBag
 
     def die(marks: str) -> None:
@@ -168,11 +168,11 @@ def test_a_worker_that_dies_is_retried_once_then_reported(ray_cluster, tmp_path:
         os._exit(1)
 
     marks = tmp_path / "marks.txt"
-    task = ray_cluster.remote(max_retries=fleet_module.MAX_RETRIES, num_cpus=1)(die)
+    task = ray_cluster.remote(max_retries=MAX_RETRIES, num_cpus=1)(die)
     bag = InputBag(tmp_path / "drive", PurePosixPath("day1/drive"))
     options = ReplayOptions(bags=[], output=tmp_path / "out")
-    settings = fleet_module.FleetSettings(tmp_path / "m.onnx", tmp_path / "out", options)
-    outcome = fleet_module._gather(ray_cluster, task.remote(str(marks)), bag, settings)
+    settings = FleetSettings(tmp_path / "m.onnx", tmp_path / "out", options)
+    outcome = gather(ray_cluster, task.remote(str(marks)), bag, settings)
     assert marks.read_text().count("attempt") == 2  # the first run and one retry
     assert outcome.status == "failed" and outcome.reason.startswith("worker failed twice")
     assert outcome.output == str(tmp_path / "out" / "day1" / "drive")

@@ -25,6 +25,10 @@ class ImageDecodeError(DenseOodError, ValueError):
     """A frame that cannot be decoded; the message is one line naming the reason."""
 
 
+class ImageFileError(DenseOodError, OSError):
+    """An image file that is missing or not an image."""
+
+
 @dataclass(frozen=True)
 class _Encoding:
     channels: int  # values per pixel in the buffer
@@ -296,11 +300,11 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Colour image file -> RGB uint8 [H, W, 3] (OpenCV reads BGR); a one-line OSError if
-    the file is missing or not an image."""
+    """Colour image file -> RGB uint8 [H, W, 3] (OpenCV reads BGR); ImageFileError (an
+    OSError) if the file is missing or not an image."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise OSError(f"cannot read image {path}")
+        raise ImageFileError(f"cannot read image {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -33,7 +33,7 @@ from dense_ood_ros.codec.image_codec import (
     is_depth_encoding,
     strided_rows,
 )
-from dense_ood_ros.errors import first_line
+from dense_ood_ros.errors import DenseOodError, first_line
 
 __all__ = [
     "CAMERA_TYPES",
@@ -97,6 +97,10 @@ def _decode_image(msg: Any) -> np.ndarray:
     )
 
 
+class ImageBuildError(DenseOodError, ValueError):
+    """Pixels that an Image of the asked encoding cannot hold."""
+
+
 class BridgeDecoder:
     """Raw Images through a cv_bridge.CvBridge; an encoding it refuses decodes with
     `image_codec` instead, and the first such frame of each encoding logs a warning."""
@@ -145,17 +149,18 @@ def image_decoder() -> str:
 
 def build_image(image_type: type, pixels: np.ndarray, encoding: str, header: Any = None) -> Any:
     """A sensor_msgs/Image of `image_type` (rclpy's class, or a rosbags typestore's, which
-    needs `header`) holding `pixels` in `encoding` (one of IMAGE_LAYOUTS), rows unpadded."""
+    needs `header`) holding `pixels` in `encoding` (one of IMAGE_LAYOUTS), rows unpadded;
+    ImageBuildError (a ValueError) for an encoding or array it cannot hold."""
     try:
         dtype, channels = IMAGE_LAYOUTS[encoding]
     except KeyError:
-        raise ValueError(
+        raise ImageBuildError(
             f"cannot build an Image with encoding {encoding!r} "
             f"(supported: {', '.join(IMAGE_LAYOUTS)})"
         ) from None
     shape_ok = pixels.ndim == 2 if channels == 1 else pixels.shape[2:] == (channels,)
     if pixels.dtype != dtype or not shape_ok:
-        raise ValueError(
+        raise ImageBuildError(
             f"{encoding} needs a {dtype} array of shape [H, W"
             f"{'' if channels == 1 else f', {channels}'}], got {pixels.dtype} {list(pixels.shape)}"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ def class_table(result: ReplayResult) -> list[dict[str, Any]]:
     ]
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with two decimals, or n/a."""
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
@@ -88,8 +90,9 @@ def _labels_lines(per_camera: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
-def markdown(report: dict) -> str:
-    """report.md: counts, throughput, per-stage latency, and the metrics table."""
+def markdown(report: dict, appendix: Sequence[str] = ()) -> str:
+    """report.md: counts, throughput, per-stage latency, the metrics table, then `appendix` (a
+    fleet's lines)."""
     lines = [
         f"**replay** of {', '.join(report['inputs'])} with {report['model']} -> "
         f"{report['output_bag']}",
@@ -122,7 +125,7 @@ def markdown(report: dict) -> str:
         for c in report["classes"]:
             hex_colour = "#{:02x}{:02x}{:02x}".format(*c["color"])
             lines.append(
-                f"| {c['id']} | {c['name']} | {hex_colour} | {_pct(c['predicted_share'])} |"
+                f"| {c['id']} | {c['name']} | {hex_colour} | {pct(c['predicted_share'])} |"
             )
     for name, m in report["metrics"].items():
         c = m.get("components", {})
@@ -139,20 +142,19 @@ def markdown(report: dict) -> str:
             "",
             "| AP | FPR95 | AUROC | best F1 | sIoU | PPV | mean F1 |",
             "|---|---|---|---|---|---|---|",
-            f"| {_pct(m['ap'])} | {_pct(m['fpr95'])} | {_pct(m['auroc'])} | {_pct(m['best_f1'])} "
-            f"| {_pct(c.get('siou'))} | {_pct(c.get('ppv'))} | {_pct(c.get('mean_f1'))} |",
+            f"| {pct(m['ap'])} | {pct(m['fpr95'])} | {pct(m['auroc'])} | {pct(m['best_f1'])} "
+            f"| {pct(c.get('siou'))} | {pct(c.get('ppv'))} | {pct(c.get('mean_f1'))} |",
         ]
         if "bounds" in m:
             b = m["bounds"]
             cells = [_interval(b.get(key)) for key in ("ap", "fpr95", "auroc", "best_f1")]
             lines.append(f"| {' | '.join(cells)} | | | |")
-    if report.get("fleet"):
-        lines += fleet_lines(report["fleet"])
+    lines += appendix
     return "\n".join(lines) + "\n"
 
 
 def _interval(bound: list[float] | None) -> str:
-    return "n/a" if bound is None else f"[{_pct(bound[0])}, {_pct(bound[1])}]"
+    return "n/a" if bound is None else f"[{pct(bound[0])}, {pct(bound[1])}]"
 
 
 def _throughput_line(report: dict) -> str:
@@ -166,40 +168,10 @@ def _throughput_line(report: dict) -> str:
     )
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def fleet_lines(fleet: dict) -> list[str]:
-    """report.md's fleet part: totals, a row per bag, the failed bags with their reasons."""
-    lines = [
-        "",
-        f"**Fleet** of {fleet['bags']} bags on {fleet['workers']} workers in "
-        f"{fleet['wall_s']:.1f} s ({_num(fleet['frames_per_s'])} frames/s; "
-        f"{fleet['cluster_start_s']:.1f} s of it starting the cluster): "
-        f"{fleet['bags_done']} replayed, {fleet['bags_skipped_complete']} complete before "
-        f"(skipped), {fleet['bags_failed']} failed. Pooled metrics above: the bags that finished.",
-        "",
-        "| bag | status | frames | processed | skipped (why) | labelled | AP % | FPR95 % | "
-        "AUROC % | frames/s | model load s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in fleet["per_bag"]:
-        why = ", ".join(f"{k}: {v}" for k, v in r["frames_skipped"].items()) or "none"
-        lines.append(
-            f"| {r['bag']} | {r['status']} | {r['frames_in']} | {r['frames_processed']} | {why} "
-            f"| {r['frames_labelled']} | {_pct(r['ap'])} | {_pct(r['fpr95'])} | "
-            f"{_pct(r['auroc'])} | {_num(r['frames_per_s'])} | {_num(r['model_load_s'], 2)} | "
-            f"{_num(r['max_rss_mb'], 0)} |"
-        )
-    if fleet["failed"]:
-        lines += ["", "Failed bags (logs in logs/):", ""]
-        lines += [f"- {bag}: {reason}" for bag, reason in fleet["failed"].items()]
-    return lines
-
-
-def write_report(result: ReplayResult, folder: Path, report: dict) -> str:
-    """Write the report folder; returns report.md's text."""
+def write_report(
+    result: ReplayResult, folder: Path, report: dict, appendix: Sequence[str] = ()
+) -> str:
+    """Write the report folder (`appendix`: lines ending report.md); returns report.md's text."""
     import importlib.util
 
     import cv2
@@ -213,7 +185,7 @@ def write_report(result: ReplayResult, folder: Path, report: dict) -> str:
         title = f"replay ({result.labelled} labelled frames)"
         plot_pr_curves(result.metrics, folder / "pr.png", title)
         plot_roc_curves(result.metrics, folder / "roc.png", title)
-    text = markdown(report)
+    text = markdown(report, appendix)
     (folder / "report.md").write_text(text)
     write_json(folder / "report.json", report)
     for index, (camera, rgb, overlay) in enumerate(result.samples):

@@ -228,17 +228,14 @@ def _is_fleet_report(path: Path) -> bool:
 
 def _run_fleet(args: argparse.Namespace, labels: list) -> int:
     """The bags as a fleet on Ray; status 1 when any bag failed."""
-    from dense_ood_ros.console.json_output import json_ready
     from dense_ood_ros.replay.fleet import (
         Cluster,
         FleetSettings,
-        fleet_section,
         import_ray,
         run_fleet,
-        write_logs,
+        write_fleet_report,
     )
     from dense_ood_ros.replay.inputs import input_bags
-    from dense_ood_ros.replay.report import report_dict, write_report
 
     import_ray()  # before anything else: one line telling how to install it
     if not args.model.is_file():
@@ -257,14 +254,9 @@ def _run_fleet(args: argparse.Namespace, labels: list) -> int:
     cluster = Cluster(workers=args.workers, address=args.ray_address)
     progress = None if args.no_progress else _fleet_progress
     result = run_fleet(bags, settings, cluster, progress)
-    report = report_dict(result.pooled, [str(b.source) for b in bags], str(args.output),
-                         str(args.model))  # fmt: skip
-    report["fleet"] = json_ready(fleet_section(result))
-    write_logs(result.outcomes, folder)
-    text = write_report(result.pooled, folder, report)
+    text, failed = write_fleet_report(result, bags, settings, folder)
     print(text)
     print(f"wrote {args.output}/ and {folder}/")
-    failed = report["fleet"]["failed"]
     for bag, reason in failed.items():
         print(f"dense-ood replay: bag {bag} failed: {reason}", file=sys.stderr)
     return 1 if failed else 0

@@ -135,10 +135,17 @@ def _rates(window, published, masks, statuses) -> dict[str, Any]:
             return last[key]  # "n/a": this rclpy reports no sequence numbers
         return int(last[key]) - int(first[key])
 
+    def rate(key: str) -> float | None:
+        """The node's own count per second, over the span between its statuses."""
+        count = delta(key)
+        return count / (t1 - t0) if isinstance(count, int) else None
+
     return {
         "published_hz": sum(window[0] <= t < window[1] for t in published) / seconds,
-        "received_hz": int(delta("frames_in")) / (t1 - t0),
+        "received_hz": rate("frames_in"),
         "masks_hz": sum(window[0] <= t < window[1] + 0.5 for t in masks) / seconds,
+        "lost_hz": rate("frames_lost"),
+        "dropped_hz": rate("frames_dropped"),
         "frames_lost": delta("frames_lost"),
         "frames_dropped": delta("frames_dropped"),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from dense_ood_ros.tools.bench.common import write_json
+from dense_ood_ros.console.json_output import write_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
     frames = load_calibration_set(read_contract(args.model).input_hw, directory=folder).frames
     rows = compare_engines(specs, frames, args.iterations, args.warmup, args.batch)
     print(format_comparison(rows, len(frames), args.batch))
-    write_json(args.json, rows)
+    if args.json:
+        write_json(args.json, rows)
     return 0

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_ros.metrics.latency import summarize
-from dense_ood_ros.tools.bench.common import synthetic_frame, write_json
+from dense_ood_ros.tools.bench.common import synthetic_frame
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{count:>8}{single_fps:>16.1f}{batch_fps:>14.1f}{batch_fps / single_fps:>8.2f}")
     print(f"({args.height}x{args.width} frames, medians of {args.iterations} rounds, "
           f"outputs at the {args.output_size} size)")  # fmt: skip
-    write_json(
-        args.json, [{"cameras": c, "one_by_one_fps": s, "batched_fps": b} for c, s, b in rows]
-    )
+    if args.json:
+        table = [{"cameras": c, "one_by_one_fps": s, "batched_fps": b} for c, s, b in rows]
+        write_json(args.json, table)
     return 0

@@ -4,11 +4,9 @@ one --json writer (timing statistics come from dense_ood_ros.metrics.latency).""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from dense_ood_ros.console import json_output
 from dense_ood_ros.errors import DenseOodError
 
 
@@ -40,9 +38,3 @@ def load_frame(path: Path, height: int, width: int) -> np.ndarray:
 def camera_frame(image: Path | None, height: int, width: int, seed: int = 0) -> np.ndarray:
     """The frame a mode times: from --image where given, else synthetic."""
     return load_frame(image, height, width) if image else synthetic_frame(height, width, seed)
-
-
-def write_json(path: Path | None, data: Any) -> None:
-    """--json: `data` (dataclasses become objects) to `path`, folders made; nothing without one."""
-    if path is not None:
-        json_output.write_json(path, data)

@@ -7,7 +7,8 @@ import argparse
 
 import numpy as np
 
-from dense_ood_ros.tools.bench.common import camera_frame, write_json
+from dense_ood_ros.console.json_output import write_json
+from dense_ood_ros.tools.bench.common import camera_frame
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,5 +19,6 @@ def run(args: argparse.Namespace) -> int:
     frame = camera_frame(args.image, height, width)
     rows = profile_operators(args.model, np.stack([frame] * args.batch), args.iterations)
     print(format_profile(rows, args.model))
-    write_json(args.json, rows)
+    if args.json:
+        write_json(args.json, rows)
     return 0

@@ -7,7 +7,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from dense_ood_ros.tools.bench.common import write_json
+from dense_ood_ros.console.json_output import write_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,5 +32,6 @@ def run(args: argparse.Namespace) -> int:
         result = session.run()
     report = report_dict(result, [str(b) for b in args.replay], "(discarded)", str(args.model))
     print(markdown(report))
-    write_json(args.json, report)
+    if args.json:
+        write_json(args.json, report)
     return 1 if result.error else 0

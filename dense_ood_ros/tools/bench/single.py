@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from dense_ood_ros.console.json_output import write_json
 from dense_ood_ros.metrics.latency import summarize
-from dense_ood_ros.tools.bench.common import camera_frame, write_json
+from dense_ood_ros.tools.bench.common import camera_frame
 
 #: Stages of the full path in the order they run (pipeline stages come from its timings).
 STAGES = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages")
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         compare_full_decode=args.compare_full_decode,
     )
     print(format_report(report))
-    write_json(args.json, report)
+    if args.json:
+        write_json(args.json, report)
     return 0
 
 
