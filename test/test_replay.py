@@ -205,6 +205,12 @@ def test_metrics_equal_pixel_metrics_on_the_pipeline_outputs(
     direct = pixel_metrics(scores, [label(i) for i in range(4)])
     for key in ("ap", "fpr95", "auroc", "best_f1"):
         assert result["metrics"]["jsd"][key] == pytest.approx(direct[key], abs=1e-9), key
+    # every extra score_<name> output of the model is scored too, after the model's own
+    assert list(result["metrics"]) == ["jsd", *pipeline.contract.extra_scores]
+    for name in pipeline.contract.extra_scores:
+        maps = [pipeline.process(frame(i), extra_scores=True).extra_scores[name] for i in range(4)]
+        extra = pixel_metrics(maps, [label(i) for i in range(4)])
+        assert result["metrics"][name]["ap"] == pytest.approx(extra["ap"], abs=1e-9), name
     assert result["frames_labelled"] == 4 and result["frames_without_labels"] == 0
     # every label has two void rows: the report counts them (the spill store keeps none)
     assert result["metrics"]["jsd"]["num_void"] == direct["num_void"] == 4 * 2 * HW[1]

@@ -257,6 +257,8 @@ class ReplaySession:
             palette=contract.palette.tolist(),
             class_pixels=np.zeros(contract.num_classes, dtype=np.int64),
         )
+        #: the scores the metrics cover: the model's own, then its extra score_<name> outputs
+        self.score_names = (contract.score, *contract.extra_scores)
         self._engine_inputs: list[np.ndarray] = []
         self._pairs: dict[Path, dict[str, str]] = {}  # bag -> camera -> labels topic
 
@@ -307,7 +309,7 @@ class ReplaySession:
         if scored is not None:
             return self._run(scored)
         with tempfile.TemporaryDirectory(prefix="dense_ood_replay_") as spill:
-            return self._run(ScoredFrames(Path(spill), [self.result.score_name], COMPONENT_TRACK))
+            return self._run(ScoredFrames(Path(spill), self.score_names, COMPONENT_TRACK))
 
     def _run(self, scored: Any) -> ReplayResult:
         """The replay proper, labelled frames going to `scored`."""
@@ -369,8 +371,11 @@ class ReplaySession:
         if isinstance(rgb, str):  # why the frame is skipped
             result.skipped[rgb] += 1
             return
-        processed = self.pipeline.process(
-            rgb, color=self.options.color, overlay=self.options.overlay
+        processed = self.pipeline.process(  # extra scores only where labels score them
+            rgb,
+            color=self.options.color,
+            overlay=self.options.overlay,
+            extra_scores=frame.camera in labels,
         )
         writer.put(frame, processed)
         self._record(frame, rgb, processed, {"decode": decode_ms})
@@ -400,7 +405,8 @@ class ReplaySession:
                 f"the image is {processed.score.shape}"
             )
         where = f"{bag}: {frame.topic} at stamp {stamp}"
-        scored.add(label, {result.score_name: processed.score}, where=where)
+        maps = {result.score_name: processed.score, **processed.extra_scores}
+        scored.add(label, maps, where=where)
         result.labelled += 1
         counts.scored += 1
 
