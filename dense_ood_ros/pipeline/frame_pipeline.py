@@ -23,6 +23,7 @@ from dense_ood_ros.engine.base import Engine, EngineOutputs
 from dense_ood_ros.errors import DenseOodError
 from dense_ood_ros.model.contract import ModelContract
 from dense_ood_ros.pipeline import render
+from dense_ood_ros.pipeline.obstacles import ImageObstacle, ObstacleSettings, extract_obstacles
 
 #: Nearest neighbour on pixel centres, like bilinear (OpenCV >= 4.5; older ones lack it).
 NEAREST = getattr(cv2, "INTER_NEAREST_EXACT", cv2.INTER_NEAREST)
@@ -47,6 +48,8 @@ class FrameResult:
     overlay: np.ndarray | None = None  # uint8 [H, W, 3] camera image, colours, anomalies marked
     extra_scores: dict[str, np.ndarray] = field(default_factory=dict)  # float32 [H, W]
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    # anomaly obstacles, in the outputs' pixels; None where the pipeline extracts none
+    obstacles: list[ImageObstacle] | None = None
 
     def output_images(self) -> dict[str, np.ndarray | None]:
         """The published images by output name (the keys of topics.ENCODING_OF_OUTPUT)."""
@@ -68,15 +71,19 @@ class Pipeline:
         threshold: float | None = None,
         overlay_alpha: float = 0.5,
         output_size: str = "camera",
+        obstacles: ObstacleSettings | None = None,
     ) -> None:
         """`threshold=None` takes the model's default (contract.threshold). `output_size`:
         outputs at the camera's size, or at the model's input size ("model"), which skips the
-        full-resolution post-processing and shrinks every output message."""
+        full-resolution post-processing and shrinks every output message. `obstacles`: cut
+        anomaly obstacles out of each frame's mask (at the model's resolution) with these
+        settings; None: none."""
         if output_size not in OUTPUT_SIZES:
             raise FrameError(f"output_size must be one of {', '.join(OUTPUT_SIZES)}")
         self.engine = engine
         self.overlay_alpha = overlay_alpha
         self.output_size = output_size
+        self.obstacles = obstacles
         self._lut = render.palette_lut(engine.contract.palette)
         self.threshold = engine.contract.threshold if threshold is None else threshold
 
@@ -164,6 +171,14 @@ class Pipeline:
         mask = cv2.compare(score, np.float64(self._threshold), cv2.CMP_GE)  # 255 / 0, uint8
         clock.lap("postprocess")
         result = FrameResult(semantic=semantic, score=score, mask=mask)
+        if self.obstacles is not None:
+            model_score = outputs.score[index]
+            model_mask = cv2.compare(model_score, np.float64(self._threshold), cv2.CMP_GE)
+            result.obstacles = extract_obstacles(
+                model_mask, model_score, outputs.semantic[index], self.contract.class_names,
+                out_hw, self.obstacles,
+            )  # fmt: skip
+            clock.lap("obstacles")
         if color or overlay:
             small = render.colorize(outputs.semantic[index], self._lut)
             colors = resize_to(small, out_hw, NEAREST)
