@@ -37,6 +37,7 @@ setup(
             "ros-jazzy-sensor-msgs",
             "ros-jazzy-std-msgs",
             "ros-jazzy-diagnostic-msgs",
+            "ros-jazzy-visualization-msgs",  # the anomaly obstacles' MarkerArray
         ],
         "onnxruntime": ["onnxruntime>=1.16"],
         "onnxruntime-gpu": ["onnxruntime-gpu>=1.16"],

@@ -1,5 +1,5 @@
-"""Topic names of the node: the five outputs beside each camera input (ROS-free: the node, the
-replay's output bag and the tools name topics alike).
+"""Topic names of the node: the five image outputs and the two anomaly obstacle outputs beside
+each camera input (ROS-free: the node, the replay's output bag and the tools name topics alike).
 
 For an input `<ns>/<name>` the outputs live under `<ns>/dense_ood/`, so a node serving several
 cameras keeps each camera's masks next to that camera's image (`/cam_front/image_raw` ->
@@ -27,6 +27,13 @@ ENCODING_OF_OUTPUT: dict[str, str] = {
     "overlay": "rgb8",
 }
 OUTPUT_NAMES: tuple[str, ...] = tuple(ENCODING_OF_OUTPUT)
+
+#: The anomaly obstacles of each camera (parameter enable_obstacles): output name -> ROS type.
+#: Markers for people (RViz) and ground points for a costmap, beside the five images.
+TYPE_OF_OBSTACLE_OUTPUT: dict[str, str] = {
+    "anomaly_obstacles": "visualization_msgs/msg/MarkerArray",
+    "anomaly_points": "sensor_msgs/msg/PointCloud2",
+}
 
 #: image_transport's name of the compressed sibling of a raw topic.
 COMPRESSED_SUFFIX = "compressed"
@@ -69,6 +76,14 @@ def output_topic(input_topic: str, output: str) -> str:
 def output_topics(input_topic: str) -> dict[str, str]:
     """Output name -> topic, for every output of one camera."""
     return {output: output_topic(input_topic, output) for output in OUTPUT_NAMES}
+
+
+def obstacle_topics(input_topic: str) -> dict[str, str]:
+    """Output name -> topic of the anomaly obstacle outputs of one camera (the keys of
+    TYPE_OF_OBSTACLE_OUTPUT), beside its image outputs: `<ns>/dense_ood/anomaly_obstacles`
+    (MarkerArray) and `<ns>/dense_ood/anomaly_points` (PointCloud2)."""
+    namespace = output_namespace(input_topic)
+    return {output: f"{namespace}/{output}" for output in TYPE_OF_OBSTACLE_OUTPUT}
 
 
 def subscription_topic(input_topic: str, compressed: bool) -> str:

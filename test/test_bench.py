@@ -36,6 +36,7 @@ def test_help_explains_every_option(capsys) -> None:
         "--model", "--height", "--width", "--backend", "--iterations", "--warmup",
         "--encoding", "--no-color", "--no-overlay", "--threshold", "--image", "--json",
         "--overwrite", "--no-reduced-decode", "--compare-full-decode", "CompressedImage JPEG",
+        "--no-obstacles",
     ):  # fmt: skip
         assert option in text
     assert "engine-only" in text or "Engine only" in text
@@ -45,12 +46,15 @@ def test_bench_prints_the_table(tiny_model: Path, capsys) -> None:
     args = ["--model", str(tiny_model), "--height", "48", "--width", "80"]
     assert _bench([*args, "--iterations", "3", "--warmup", "1"]) == 0
     out = capsys.readouterr().out
-    for stage in ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages"):
+    stages = ("decode", "preprocess", "engine", "postprocess", "obstacles", "color", "overlay",
+              "messages")  # fmt: skip
+    for stage in stages:
         assert f"  {stage} " in out
     assert "pipeline (full path)" in out and "engine only" in out
     assert "overhead of the full path over engine only" in out and "%" in out
     assert "camera 48x80 bgr8" in out and "input 64x96" in out
     assert "stages other than the engine" in out
+    assert "full path / engine only: " in out and "obstacles: " in out and "per frame" in out
 
 
 def test_bench_options_and_json(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -73,10 +77,24 @@ def test_bench_options_and_json(tiny_model: Path, tmp_path: Path, capsys) -> Non
     assert report["overhead_percent"]["mean"] == pytest.approx(100 * (total - engine) / engine)
     assert 0 < report["non_engine_ms"] < total
     assert 0.0 <= report["anomaly_fraction"] <= 1.0
+    # obstacles are their own stage, and the ratio of the full path to the engine is reported
+    assert report["stages_ms"]["obstacles"]["mean"] > 0 and report["obstacles_per_frame"] >= 0
+    assert report["obstacles"] == {"min_pixels": 64, "max_count": 32, "opening_px": 3}
+    assert report["full_over_engine"]["mean"] == pytest.approx(total / engine)
     capsys.readouterr()
     assert _bench(args) == 2  # refuses to overwrite
     assert "--overwrite" in capsys.readouterr().err
     assert _bench([*args, "--overwrite"]) == 0
+
+
+def test_no_obstacles_drops_the_stage(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    report_path = tmp_path / "bench.json"
+    args = ["--model", str(tiny_model), "--height", "30", "--width", "40", "--iterations", "2",
+            "--warmup", "0", "--no-obstacles", "--json", str(report_path)]  # fmt: skip
+    assert _bench(args) == 0
+    assert "obstacles: off (--no-obstacles)" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    assert "obstacles" not in report["stages_ms"] and report["obstacles"] is None
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,30 @@ def test_heat_map_uses_the_fixed_range_of_the_jsd_score() -> None:
     np.testing.assert_array_equal(demo.heat_map(score * 8 - 20, "maxlogit"), inferno)
 
 
+def test_obstacles_from_the_received_images_and_their_picture(tiny_model: Path) -> None:
+    """A blob on the road of a 128x192 frame: one obstacle, ~5.5 m ahead through the assumed
+    camera (focal 0.9 x 192 px, horizon at row 75.5, 1.4 m up), boxed in the picture."""
+    contract = demo._read_contract(tiny_model)
+    score = np.zeros((128, 192), np.float32)
+    score[100:120, 80:120] = 0.9
+    semantic = np.zeros((128, 192), np.uint8)  # road
+    camera = demo.assumed_camera(128, 192, 1.4)
+    (placed,) = demo.obstacles_of(score, semantic, contract, 0.6, camera)
+    assert placed.image.box == (80, 100, 120, 120) and placed.image.stands_on == "road"
+    expected = 0.9 * 192 * 1.4 / (119.5 - 0.59 * 128)
+    assert placed.distance_m == pytest.approx(expected, rel=0.05)
+    assert demo.obstacles_of(score, semantic, contract, 0.95, camera) == []
+    overlay = np.zeros((128, 192, 3), np.uint8)
+    picture = demo.draw_obstacles(overlay, [placed])
+    assert picture.shape == overlay.shape and not overlay.any()  # a copy, drawn on
+    assert picture[100:120, 80].any() and not picture[60:70, 150:190].any()
+    report = demo.FrameReport("f.png", 128, 192, 1.0, 2.0, [placed])
+    text = demo.obstacle_text([report, demo.FrameReport("g.png", 1, 1, 1.0, 0.0, [])], 1.4)
+    assert "ASSUMED camera 1.4 m" in text and "g.png: no obstacle(s)" in text
+    line = f"box (80, 100)-(120, 120), 800 px, stands on road, {placed.distance_m:.1f} m ahead"
+    assert line in text
+
+
 @pytest.mark.ros
 def test_demo_runs_the_node_and_writes_every_output(tmp_path: Path, tiny_model: Path) -> None:
     images, output = _images(tmp_path / "images"), tmp_path / "out"
@@ -110,7 +134,7 @@ def test_demo_runs_the_node_and_writes_every_output(tmp_path: Path, tiny_model: 
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     for stem, hw in (("a_frame", (64, 96)), ("b_frame", (50, 130))):
-        for suffix in ("overlay", "semantic_color", "anomaly_heat", "anomaly_mask"):
+        for suffix in ("overlay", "semantic_color", "anomaly_heat", "anomaly_mask", "obstacles"):
             image = cv2.imread(str(output / f"{stem}_{suffix}.png"), cv2.IMREAD_UNCHANGED)
             assert image is not None and image.shape[:2] == hw, (stem, suffix)
         mask = cv2.imread(str(output / f"{stem}_anomaly_mask.png"), cv2.IMREAD_UNCHANGED)
@@ -121,6 +145,8 @@ def test_demo_runs_the_node_and_writes_every_output(tmp_path: Path, tiny_model: 
     assert size == "50x130" and float(latency) > 0 and 0 <= float(percent) <= 100
     assert "classes (4): road, sidewalk, car, sky" in result.stdout
     assert "score: jsd; anomaly threshold 0.6 (the model default)" in result.stdout
+    assert "ASSUMED camera 1.4 m above flat ground" in result.stdout
+    assert "b_frame.jpg: " in result.stdout.split("obstacles (cut from")[1]
     # A second run refuses the now non-empty output folder.
     again = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert again.returncode == 1 and "--overwrite" in again.stderr

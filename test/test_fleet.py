@@ -107,6 +107,14 @@ def test_fleet_reports_bad_bags_mirrors_outputs_and_bounds_the_exact_metrics(
     assert merged["num_void"] == exact["num_void"]
     gt_components = exact["components"]["num_gt_components"]  # independent of the threshold
     assert merged["components"]["num_gt_components"] == gt_components
+    # obstacle counts add up exactly: the pooled recall and false obstacles are the single run's
+    single_obstacles = json.loads((single / "report.json").read_text())["obstacles"]
+    pooled_obstacles = result["obstacles"]
+    for key in ("frames", "obstacles", "with_position"):
+        assert pooled_obstacles[key] == single_obstacles[key], key
+    assert pooled_obstacles["metrics"] == single_obstacles["metrics"]
+    assert pooled_obstacles["metrics"]["frames"] == 9
+    assert all("obstacle_recall" in row for row in section["per_bag"])
 
 
 def test_rerun_resumes_and_never_overwrites_without_overwrite(

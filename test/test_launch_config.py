@@ -5,6 +5,7 @@ The launch files themselves run through the real `ros2 launch` in test_launch_ro
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -74,8 +75,8 @@ def test_param_file_names_exactly_the_declared_parameters() -> None:
     assert not set(params) & set(MODEL_PARAMETERS)  # read-only ones come from the model
     # The shipped defaults are the node's defaults (model_path aside) and parse cleanly.
     for spec in PARAMETERS:
-        if spec.name == "anomaly_threshold":
-            assert params[spec.name] != params[spec.name]  # .nan: the model's threshold
+        if isinstance(spec.default, float) and math.isnan(spec.default):
+            assert math.isnan(params[spec.name]), spec.name  # .nan: the model's, unknown
         elif spec.name != "model_path":
             assert params[spec.name] == spec.default, spec.name
     config = parse_config({**params, "model_path": "model.onnx"})
@@ -120,6 +121,23 @@ def test_rviz_config_shows_the_three_outputs_of_the_default_camera() -> None:
     }
     # The node's default QoS is sensor_data (best effort): a reliable display would see nothing.
     assert {d["Topic"]["Reliability Policy"] for d in displays} == {"Best Effort"}
+
+
+def test_rviz_config_shows_the_anomaly_obstacles_and_their_points() -> None:
+    from dense_ood_ros.ros.launch_parts import rviz_config_for
+    from dense_ood_ros.topics import obstacle_topics
+
+    def shown(config: str) -> dict[str, str]:
+        displays = yaml.safe_load(config)["Visualization Manager"]["Displays"]
+        return {d["Class"]: d["Topic"]["Value"] for d in displays
+                if d["Class"].endswith(("/MarkerArray", "/PointCloud2"))}  # fmt: skip
+
+    for camera in ("/camera/image_raw", "/cam_front/image_raw"):  # launch moves them along
+        topics = obstacle_topics(camera)
+        assert shown(rviz_config_for(camera, RVIZ.read_text())) == {
+            "rviz_default_plugins/MarkerArray": topics["anomaly_obstacles"],
+            "rviz_default_plugins/PointCloud2": topics["anomaly_points"],
+        }
 
 
 def test_rviz_action_logs_the_fall_back_to_the_default_camera(tmp_path: Path, monkeypatch) -> None:

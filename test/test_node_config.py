@@ -17,6 +17,7 @@ from dense_ood_ros.ros.node_config import (
     NodeConfig,
     NodeConfigError,
     ParameterSpec,
+    mounting_problem,
     palette_strings,
     parse_config,
     parse_threshold,
@@ -40,6 +41,12 @@ def test_defaults_need_only_a_model() -> None:
         engine_cache_dir="",
         engine_precision=None,
         force_engine_rebuild=False,
+        enable_obstacles=True,
+        obstacle_min_pixels=64,
+        obstacle_max_count=32,
+        obstacle_max_points=2000,
+        camera_height_m=None,
+        camera_pitch_rad=0.0,
     )
     # The table's defaults are what the parser falls back to, parameter by parameter.
     explicit = {spec.name: spec.default for spec in PARAMETERS}
@@ -60,6 +67,12 @@ OTHER_VALUES = {
     "publish_overlay": False,
     "output_size": "model",
     "qos": "sensor_data",
+    "enable_obstacles": False,
+    "obstacle_min_pixels": 16,
+    "obstacle_max_count": 4,
+    "obstacle_max_points": 500,
+    "camera_height_m": 1.5,
+    "camera_pitch_rad": 0.1,
 }
 
 
@@ -170,6 +183,14 @@ def test_full_config() -> None:
         ({"anomaly_threshold": "high"}, "must be a number"),
         ({"anomaly_threshold": True}, "must be a number"),
         ({"anomaly_threshold": math.inf}, "must be finite"),
+        ({"enable_obstacles": 1}, "'enable_obstacles' must be true or false"),
+        ({"obstacle_min_pixels": 0}, "'obstacle_min_pixels' must be at least 1, got 0"),
+        ({"obstacle_max_count": -3}, "'obstacle_max_count' must be at least 1, got -3"),
+        ({"obstacle_max_points": 0}, "'obstacle_max_points' must be at least 1"),
+        ({"obstacle_max_points": True}, "'obstacle_max_points' must be an integer, got True"),
+        ({"obstacle_min_pixels": 64.0}, "'obstacle_min_pixels' must be an integer, got 64.0"),
+        ({"camera_height_m": "1.5"}, "'camera_height_m' must be a number"),
+        ({"camera_pitch_rad": False}, "'camera_pitch_rad' must be a number"),
     ],
 )
 def test_bad_values_name_the_parameter(values: dict, message: str) -> None:
@@ -201,3 +222,25 @@ def test_threshold_nan_means_model_threshold() -> None:
 def test_palette_parameter_is_hex_rgb() -> None:
     palette = np.array([[128, 64, 128], [0, 0, 142], [255, 255, 0]], dtype=np.uint8)
     assert palette_strings(palette) == ["#804080", "#00008e", "#ffff00"]
+
+
+def test_camera_mounting_values_the_node_serves_without_positions() -> None:
+    """A bad mounting is not a start-up error: the node serves, obstacles without positions,
+    and `mounting_problem` is the one line it logs."""
+
+    def problem(**values: float) -> str | None:
+        return mounting_problem(parse_config({"model_path": "m.onnx", **values}))
+
+    assert problem() == (
+        "parameter 'camera_height_m' is .nan (unknown): set it (and camera_pitch_rad) to place "
+        "them on the ground"
+    )
+    assert problem(camera_height_m=1.5) is None
+    assert problem(camera_height_m=2, camera_pitch_rad=-0.3) is None  # YAML integers too
+    assert parse_config({"model_path": "m", "camera_height_m": 2}).camera_height_m == 2.0
+    for height in (-1.5, 0.0, math.inf):
+        text = problem(camera_height_m=height)
+        assert text is not None and "'camera_height_m'" in text and "must be > 0 m" in text
+    for pitch in (math.pi / 2, -2.0, math.nan):
+        text = problem(camera_height_m=1.5, camera_pitch_rad=pitch)
+        assert text is not None and "'camera_pitch_rad'" in text and "(-pi/2, pi/2)" in text

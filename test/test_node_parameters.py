@@ -84,6 +84,7 @@ def test_declared_descriptors_are_the_tables(setup: Setup) -> None:
         "bool": ParameterType.PARAMETER_BOOL,
         "string[]": ParameterType.PARAMETER_STRING_ARRAY,
         "double": ParameterType.PARAMETER_DOUBLE,  # the current value's (dynamic typing)
+        "integer": ParameterType.PARAMETER_INTEGER,
     }
     for name, descriptor in zip(names, descriptors, strict=True):
         spec = SPECS[name]

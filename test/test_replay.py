@@ -168,7 +168,8 @@ def test_round_trip_topics_counts_encodings_and_stamps(
         == 0
     )
     written = read_bag(out)
-    assert sorted(written) == sorted(f"/cam_front/dense_ood/{name}" for name in OUTPUTS)
+    names = (*OUTPUTS, "anomaly_obstacles", "anomaly_points")  # obstacles: on by default
+    assert sorted(written) == sorted(f"/cam_front/dense_ood/{name}" for name in names)
     encodings = {"semantic": "mono8", "semantic_color": "rgb8", "anomaly_score": "32FC1",
                  "anomaly_mask": "mono8", "overlay": "rgb8"}  # fmt: skip
     source = read_bag(bag)["/cam_front/image_raw"]

@@ -5,6 +5,8 @@ package's evaluation both call these.
 - `pixel`: exact pixel AP / FPR95 / AUROC / best F1 over a pooled dataset, and the
   thresholds at fixed inlier FPR levels;
 - `components`: the SMIYC component metrics (sIoU, PPV, mean F1);
+- `obstacle_metrics`: obstacles against labelled components (recall at sIoU >= 0.25, false
+  obstacles per frame, by distance band), mergeable counts;
 - `segmentation`: confusion matrix, per-class IoU, mIoU;
 - `frames`: the per-frame inputs, the 0 / 1 / 255 anomaly label check, the finite-score check
   and `MetricsError`, the kind of every error these raise;

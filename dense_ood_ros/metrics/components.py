@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dense_ood_ros.metrics.frames import (
@@ -57,9 +59,34 @@ def frame_components(
     # than min_gt_size non-anomaly pixels differ, and voiding the background there is an accident.
     relabel = np.where(keep_pred, np.arange(pred_area.size), 0)
     roi = valid & ~small_gt[gt_labels]
+    overlap = component_overlaps(relabel[pred_labels], pred_area.size, gt_labels, gt_area.size, roi)
+    gt_index = np.flatnonzero(overlap.gt_size[1:]) + 1
+    pred_index = np.flatnonzero(overlap.pred_size[1:]) + 1
+    siou = overlap.intersection[gt_index] / overlap.union[gt_index]
+    ppv = overlap.pred_in_gt[pred_index] / overlap.pred_size[pred_index]
+    return siou, ppv
+
+
+@dataclass(frozen=True)
+class Overlaps:
+    """Per-component counts inside a region of interest, indexed by component id ([0]: none).
+    `union` is the SMIYC sIoU denominator: |k ∪ K^| - |A| (see `frame_components`)."""
+
+    gt_size: np.ndarray  # pixels of each ground-truth component
+    pred_size: np.ndarray  # pixels of each predicted component
+    intersection: np.ndarray  # per GT component: pixels covered by any predicted component
+    union: np.ndarray  # per GT component
+    pred_in_gt: np.ndarray  # per predicted component: pixels inside any GT component
+
+
+def component_overlaps(
+    pred_labels: np.ndarray, num_pred: int, gt_labels: np.ndarray, num_gt: int, roi: np.ndarray
+) -> Overlaps:
+    """SMIYC's counts of predicted components (`pred_labels`, ids below `num_pred`, 0 = none)
+    against ground-truth components (`gt_labels`, ids below `num_gt`) on the pixels of `roi`:
+    the one sIoU computation of the component metrics and the obstacle metrics."""
     gt_ids = gt_labels[roi]
-    pred_ids = relabel[pred_labels[roi]]
-    num_gt, num_pred = gt_area.size, pred_area.size
+    pred_ids = pred_labels[roi]
     gt_size = np.bincount(gt_ids, minlength=num_gt)
     pred_size = np.bincount(pred_ids, minlength=num_pred)
 
@@ -74,12 +101,7 @@ def frame_components(
     touching_size = np.bincount(pair_gt, weights=pred_size[pair_pred], minlength=num_gt)
     in_other_gt = np.bincount(pair_gt, weights=pred_in_gt[pair_pred] - overlap, minlength=num_gt)
     union = touching_size + gt_size - intersection - in_other_gt
-
-    gt_index = np.flatnonzero(gt_size[1:]) + 1
-    pred_index = np.flatnonzero(pred_size[1:]) + 1
-    siou = intersection[gt_index] / union[gt_index]
-    ppv = pred_in_gt[pred_index] / pred_size[pred_index]
-    return siou, ppv
+    return Overlaps(gt_size, pred_size, intersection, union, pred_in_gt)
 
 
 def _f1(tp: int, fn: int, fp: int) -> float:

@@ -270,3 +270,26 @@ def read_labels(reader: BagReader, topic: str) -> dict[int, np.ndarray]:
             raise BagError(str(exc)) from exc
         labels[stamp_ns(msg)] = label.copy()
     return labels
+
+
+#: The calibration beside a camera: `<ns>/camera_info` for the camera `<ns>/<name>` (the node's
+#: rule, ros/camera_info.camera_info_topic; the replay does not import the node's package).
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+
+
+def camera_info_topic(camera: str) -> str:
+    """`<ns>/camera_info` beside the camera topic `<ns>/<name>`."""
+    parent, sep, _ = camera.rpartition("/")
+    return f"{parent}/camera_info" if sep else "camera_info"
+
+
+def read_camera_info(reader: BagReader, topic: str) -> Any | None:
+    """The first sensor_msgs/CameraInfo message of `topic` (None where the bag has none)."""
+    if reader.contents().other.get(topic) != CAMERA_INFO:
+        return None
+    messages = reader.messages([topic])
+    try:
+        first = next(messages, None)
+    finally:
+        messages.close()
+    return None if first is None else first.msg

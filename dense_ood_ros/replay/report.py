@@ -13,7 +13,8 @@ from dense_ood_ros.metrics.latency import summarize
 from dense_ood_ros.replay.session import ReplayResult
 
 REPORT_FILES = ("report.json", "report.md", "pr.png", "roc.png")
-STAGE_ORDER = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "write")
+STAGE_ORDER = ("decode", "preprocess", "engine", "postprocess", "obstacles", "color", "overlay",
+               "place", "write")  # fmt: skip
 
 
 def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str) -> dict:
@@ -43,7 +44,26 @@ def report_dict(result: ReplayResult, inputs: list[str], output: str, model: str
         "stages_ms": {k: summarize(v) for k, v in result.stages_ms.items() if v},
         "classes": class_table(result),
         "metrics": metrics,
+        "obstacles": obstacle_section(result),
     })  # fmt: skip
+
+
+def obstacle_section(result: ReplayResult) -> dict[str, Any] | None:
+    """The obstacles over the replay: settings, counts, each camera's geometry, and on labelled
+    frames the obstacle metrics (metrics.obstacle_metrics); None when none were extracted."""
+    if result.obstacle_settings is None:
+        return None
+    frames = result.obstacle_frames
+    counts = result.obstacle_counts
+    return {
+        "settings": dict(result.obstacle_settings),
+        "frames": frames,
+        "obstacles": result.obstacles_seen,
+        "per_frame": result.obstacles_seen / frames if frames else None,
+        "with_position": result.obstacles_placed,
+        "geometry": {camera: dict(g) for camera, g in sorted(result.geometry.items())},
+        "metrics": counts.metrics() if counts is not None and counts.frames else None,
+    }
 
 
 def labels_per_camera(result: ReplayResult) -> dict[str, dict[str, Any]]:
@@ -127,6 +147,7 @@ def markdown(report: dict, appendix: Sequence[str] = ()) -> str:
             lines.append(
                 f"| {c['id']} | {c['name']} | {hex_colour} | {pct(c['predicted_share'])} |"
             )
+    lines += obstacle_lines(report.get("obstacles"))
     for name, m in report["metrics"].items():
         c = m.get("components", {})
         what = (
@@ -151,6 +172,49 @@ def markdown(report: dict, appendix: Sequence[str] = ()) -> str:
             lines.append(f"| {' | '.join(cells)} | | | |")
     lines += appendix
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def obstacle_lines(section: dict[str, Any] | None) -> list[str]:
+    """report.md's obstacle part: counts, where positions came from, and the metrics table."""
+    if section is None:
+        return ["", "Obstacles: not extracted (--no-obstacles)."]
+    settings = ", ".join(f"{k} {v}" for k, v in section["settings"].items())
+    lines = [
+        "",
+        f"Obstacles ({settings}): {section['obstacles']} in {section['frames']} frames "
+        f"({_number(section['per_frame'])} per frame), {section['with_position']} placed on "
+        "the ground.",
+    ]
+    for camera, g in section["geometry"].items():
+        where = "positions from" if g["positions"] else "no positions:"
+        lines.append(f"- {camera}: {where} {g['source']}")
+    m = section["metrics"]
+    if not m:
+        return lines
+    lines += [
+        "",
+        f"Obstacles against the labelled anomaly components of {m['frames']} frames (found: "
+        f"sIoU >= {m['match_siou']:g}; false: touching no labelled component; components "
+        f"under {m['min_gt_size']} px voided):",
+        "",
+        "| distance | components | found | recall % | obstacles | false | false per frame |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [("all", m), *m["by_distance"].items()]
+    for name, r in rows:
+        if name != "all" and not (r["gt_components"] or r["obstacles"]):
+            continue
+        lines.append(
+            f"| {name} | {r['gt_components']} | {r['found']} | {pct(r['recall'])} | "
+            f"{r['obstacles']} | {r['false_obstacles']} | {_number(r['false_per_frame'], 3)} |"
+        )
+    if m["void_obstacles"]:
+        lines.append(f"\n{m['void_obstacles']} obstacles lay wholly on void pixels (not scored).")
+    return lines
 
 
 def _interval(bound: list[float] | None) -> str:

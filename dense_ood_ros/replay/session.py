@@ -9,6 +9,11 @@ stamp. Frames of a labelled camera without a label are counted, not scored; fram
 cameras are replayed, not scored; the metrics pool every scored frame of every bag. A bag that
 cannot be read on, or a frame the metrics refuse (NaN or infinite scores), ends the replay and
 keeps what came before.
+
+Obstacles (on unless `ReplayOptions.obstacles` is off): the pipeline cuts them out of each
+frame's mask; they are placed on the ground where the camera's geometry is known (a mounting
+height from the options and the camera's first sensor_msgs/CameraInfo in the bag, on
+`<ns>/camera_info`), and on labelled frames scored by `metrics.obstacle_metrics`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,16 +33,26 @@ import numpy as np
 from dense_ood_ros.codec.resize import resize_to
 from dense_ood_ros.errors import first_line
 from dense_ood_ros.metrics.frames import MetricsError
+from dense_ood_ros.metrics.obstacle_metrics import ObstacleCounts
 from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline
+from dense_ood_ros.pipeline.ground import (
+    GroundCamera,
+    GroundGeometryError,
+    PlacedObstacle,
+    place,
+)
+from dense_ood_ros.pipeline.obstacles import ImageObstacle, ObstacleSettings
 from dense_ood_ros.replay.bag_input import (
     BagError,
     BagReader,
     CameraFrame,
+    camera_info_topic,
     camera_of,
     camera_topics,
     decode_camera_frame,
     first_frame_id,
     normalise_topic,
+    read_camera_info,
     read_labels,
     stamp_ns,
 )
@@ -120,10 +135,16 @@ class WriteBehind:
         if self._error is not None:
             raise self._error
 
-    def put(self, frame: CameraFrame, result: FrameResult) -> None:
+    def put(
+        self,
+        frame: CameraFrame,
+        result: FrameResult,
+        placed: list[PlacedObstacle] | None = None,
+        ground: GroundCamera | None = None,
+    ) -> None:
         if self._error is not None:
             raise self._error
-        self._pending.put((frame, result))
+        self._pending.put((frame, result, placed, ground))
 
     def _work(self) -> None:
         options = self._options
@@ -172,6 +193,13 @@ class ReplayOptions:
     overlay: bool = True
     samples: int = 4  # overlay frames kept for the report
     engine_timing_frames: int = ENGINE_SAMPLE_FRAMES  # frames timed through the engine alone
+    obstacles: bool = True  # cut obstacles out of the masks, score them on labelled frames
+    camera_height_m: float | None = None  # mounting above the ground; None: no positions
+    camera_pitch_rad: float = 0.0  # downward tilt of the optical axis
+
+    def obstacle_settings(self) -> ObstacleSettings | None:
+        """What the replay's pipeline extracts obstacles with (None: no obstacles)."""
+        return ObstacleSettings() if self.obstacles else None
 
     def labels_specs(self) -> list[LabelsSpec]:
         """Every labels topic asked for, `labels` then `labels_topic`, with global names."""
@@ -215,6 +243,12 @@ class ReplayResult:
     class_pixels: np.ndarray | None = None  # predicted pixels per class, all frames
     samples: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
     error: str | None = None  # a mid-bag error (its first line): what came before it is kept
+    obstacle_settings: dict[str, int] | None = None  # None: obstacles were not extracted
+    obstacle_frames: int = 0  # frames obstacles were extracted from
+    obstacles_seen: int = 0  # obstacles over those frames
+    obstacles_placed: int = 0  # of them, those with a position on the ground
+    obstacle_counts: ObstacleCounts | None = None  # labelled frames' obstacle metrics
+    geometry: dict[str, dict[str, Any]] = field(default_factory=dict)  # camera -> positions?
 
     @property
     def frames_per_s(self) -> float:
@@ -257,6 +291,11 @@ class ReplaySession:
             palette=contract.palette.tolist(),
             class_pixels=np.zeros(contract.num_classes, dtype=np.int64),
         )
+        if pipeline.obstacles is not None:
+            self.result.obstacle_settings = asdict(pipeline.obstacles)
+            self.result.obstacle_counts = ObstacleCounts()
+        self._ground: dict[str, GroundCamera | None] = {}  # camera -> its geometry (this bag)
+        self._scaled: dict[tuple[str, tuple[int, int]], GroundCamera | None] = {}
         #: the scores the metrics cover: the model's own, then its extra score_<name> outputs
         self.score_names = (contract.score, *contract.extra_scores)
         self._engine_inputs: list[np.ndarray] = []
@@ -340,6 +379,8 @@ class ReplaySession:
             pairs = self._pairs[reader.path]
             labels = {camera: read_labels(reader, topic) for camera, topic in pairs.items()}
             total = reader.count(topics)
+            if self.pipeline.obstacles is not None:
+                self._read_geometry(reader, topics)
         for camera, topic in pairs.items():
             counts = self.result.labels_per_camera.setdefault(camera, CameraLabels())
             if topic not in counts.labels_topics:
@@ -352,6 +393,58 @@ class ReplaySession:
             if self._done():
                 break
             self._replay_frame(bag, frame, rgb, decode_ms, writer, scored, labels)
+
+    def _read_geometry(self, reader: BagReader, topics: Sequence[str]) -> None:
+        """Each camera's ground geometry in this bag: its first CameraInfo and the mounting of
+        the options, else none (and why, in `result.geometry`)."""
+        contents = reader.contents()
+        self._ground, self._scaled = {}, {}
+        for camera in {camera_of(t, contents.cameras[t]) for t in topics}:
+            info_topic = camera_info_topic(camera)
+            info = read_camera_info(reader, info_topic)
+            ground, note = None, ""
+            if info is None:
+                note = f"no sensor_msgs/CameraInfo on {info_topic}"
+            elif self.options.camera_height_m is None:
+                note = f"{info_topic} found, but no camera height (--camera-height-m)"
+            else:
+                try:
+                    ground = GroundCamera.from_k(
+                        info.k, info.width, info.height, self.options.camera_height_m,
+                        self.options.camera_pitch_rad,
+                    )  # fmt: skip
+                    note = (
+                        f"{info_topic} ({info.width}x{info.height}), camera "
+                        f"{self.options.camera_height_m:g} m above the ground, pitched down "
+                        f"{self.options.camera_pitch_rad:g} rad"
+                    )
+                except GroundGeometryError as exc:
+                    note = f"{info_topic} unusable: {first_line(exc)}"
+            self._ground[camera] = ground
+            known = self.result.geometry.get(camera)
+            if known is None or (ground is not None and not known["positions"]):
+                self.result.geometry[camera] = {"positions": ground is not None, "source": note}
+
+    def _ground_camera(self, camera: str, hw: tuple[int, int]) -> GroundCamera | None:
+        """`camera`'s geometry for outputs of `hw` (height, width), or None."""
+        key = (camera, hw)
+        if key not in self._scaled:
+            ground = self._ground.get(camera)
+            self._scaled[key] = None if ground is None else ground.scaled_to(hw[1], hw[0])
+        return self._scaled[key]
+
+    def _place(self, frame: CameraFrame, processed: FrameResult) -> list[PlacedObstacle] | None:
+        """The frame's obstacles placed on the ground (positions only with geometry)."""
+        if processed.obstacles is None:
+            return None
+        start = time.perf_counter()
+        ground = self._ground_camera(frame.camera, processed.mask.shape[:2])
+        placed = [place(obstacle, ground) for obstacle in processed.obstacles]
+        self.result.obstacle_frames += 1
+        self.result.obstacles_seen += len(placed)
+        self.result.obstacles_placed += sum(p.distance_m is not None for p in placed)
+        self._stage("place")((time.perf_counter() - start) * 1e3)
+        return placed
 
     def _stage(self, name: str) -> Callable[[float], None]:
         return self.result.stages_ms.setdefault(name, []).append
@@ -377,10 +470,12 @@ class ReplaySession:
             overlay=self.options.overlay,
             extra_scores=frame.camera in labels,
         )
-        writer.put(frame, processed)
+        placed = self._place(frame, processed)
+        ground = self._ground_camera(frame.camera, processed.mask.shape[:2])
+        writer.put(frame, processed, placed, ground)
         self._record(frame, rgb, processed, {"decode": decode_ms})
         if frame.camera in labels:  # other cameras are replayed, not scored
-            self._score(bag, frame, processed, labels[frame.camera], scored)
+            self._score(bag, frame, processed, labels[frame.camera], scored, placed)
 
     def _score(
         self,
@@ -389,8 +484,10 @@ class ReplaySession:
         processed: FrameResult,
         by_stamp: dict[int, np.ndarray],
         scored: Any,
+        placed: list[PlacedObstacle] | None = None,
     ) -> None:
-        """Score a labelled camera's frame against its camera's label of the same stamp."""
+        """Score a labelled camera's frame against its camera's label of the same stamp (its
+        obstacles too, where the pipeline extracted them)."""
         result = self.result
         counts = result.labels_per_camera[frame.camera]
         stamp = stamp_ns(frame.msg)
@@ -407,6 +504,12 @@ class ReplaySession:
         where = f"{bag}: {frame.topic} at stamp {stamp}"
         maps = {result.score_name: processed.score, **processed.extra_scores}
         scored.add(label, maps, where=where)
+        if result.obstacle_counts is not None and placed is not None:
+            ground = self._ground_camera(frame.camera, label.shape)
+            result.obstacle_counts.add(
+                label, processed.mask, [p.image.box for p in placed],
+                [p.distance_m for p in placed], ground_distance(ground), where,
+            )  # fmt: skip
         result.labelled += 1
         counts.scored += 1
 
@@ -433,3 +536,18 @@ class ReplaySession:
             start = time.perf_counter()
             engine.infer(model_input[None], extra_scores=False)
             self.result.engine_only_ms.append((time.perf_counter() - start) * 1e3)
+
+
+def ground_distance(ground: GroundCamera | None) -> Callable[[np.ndarray], float | None] | None:
+    """A labelled component's distance from its contact points, placed as obstacles are
+    (`pipeline.ground.place`: the nearest contact); None without geometry."""
+    if ground is None:
+        return None
+
+    def distance(contact_uv: np.ndarray) -> float | None:
+        x0, y0 = (int(v) for v in contact_uv.min(axis=0))
+        x1, y1 = (int(np.ceil(v)) + 1 for v in contact_uv.max(axis=0))
+        component = ImageObstacle((x0, y0, x1, y1), 0, 0.0, 0.0, "", (), contact_uv)
+        return place(component, ground).distance_m
+
+    return distance

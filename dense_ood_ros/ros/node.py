@@ -1,7 +1,8 @@
 """The live ROS 2 node `dense_ood`: camera images in, semantic and anomaly masks out.
 
 A thin rclpy shell around ROS-free parts: parameters (node_config), topic names (topics),
-keep-newest slots (frame_slots), counters (camera_stats) and the shared Pipeline. Subscription
+keep-newest slots (frame_slots), counters (camera_stats), the shared Pipeline, and the anomaly
+obstacles' geometry (ground_cameras) and messages (pipeline.obstacle_messages). Subscription
 callbacks only drop each message into its camera's slot; one worker thread decodes, runs the
 engine and publishes, so the executor never blocks on inference and a fast camera never builds
 a backlog. Run with `ros2 run dense_ood_ros dense_ood_node --ros-args --params-file F` or
@@ -16,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,7 +37,8 @@ try:
         ReliabilityPolicy,
         qos_profile_sensor_data,
     )
-    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+    from visualization_msgs.msg import MarkerArray
 except ImportError as _exc:  # pragma: no cover - only without a ROS 2 Python environment
     sys.exit(
         f"dense_ood_node: ROS 2 Python packages are missing ({_exc}); source a ROS 2 setup "
@@ -50,6 +52,9 @@ from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.model.bundled import demo_model_path
 from dense_ood_ros.model.contract import ContractError
 from dense_ood_ros.pipeline.frame_pipeline import FrameResult, Pipeline
+from dense_ood_ros.pipeline.ground import place
+from dense_ood_ros.pipeline.obstacle_messages import marker_array, point_cloud, rclpy_types
+from dense_ood_ros.pipeline.obstacles import ObstacleSettings
 from dense_ood_ros.ros.camera_info import (
     camera_info_topic,
     output_camera_info_topic,
@@ -57,6 +62,7 @@ from dense_ood_ros.ros.camera_info import (
 )
 from dense_ood_ros.ros.camera_stats import CameraStats
 from dense_ood_ros.ros.frame_slots import FrameSlots
+from dense_ood_ros.ros.ground_cameras import GroundCameras
 from dense_ood_ros.ros.node_config import (
     DYNAMIC_PARAMETERS,
     MODEL_PARAMETER_SPECS,
@@ -73,6 +79,7 @@ from dense_ood_ros.ros.qos_follow import BEST_EFFORT, RELIABLE, follow_reliabili
 from dense_ood_ros.topics import (
     ENCODING_OF_OUTPUT,
     NODE_NAME,
+    obstacle_topics,
     output_namespace,
     output_topics,
     subscription_topic,
@@ -105,6 +112,9 @@ class _Camera:
     reliability: str = BEST_EFFORT  # of the subscription
     info_publisher: Any = None  # <ns>/dense_ood/camera_info
     info: Any = None  # the latest <ns>/camera_info, if the camera publishes one
+    # enable_obstacles: output name (anomaly_obstacles, anomaly_points) -> rclpy Publisher
+    obstacle_publishers: dict[str, Any] = field(default_factory=dict)
+    obstacles: int | None = None  # how many the last frame had
 
 
 def qos_profile(name: str) -> QoSProfile:
@@ -156,6 +166,7 @@ class DenseOodNode(Node):
         self._slots: FrameSlots[_Frame] | None = None
         self._worker: threading.Thread | None = None
         self._log_handler: logging.Handler | None = None
+        self._ground: GroundCameras | None = None  # enable_obstacles
         self._publish_color = True
         self._publish_overlay = True
         self._declare_parameters()
@@ -203,7 +214,16 @@ class DenseOodNode(Node):
         except (ContractError, EngineError) as exc:
             raise StartupError(f"cannot load model: {first_line(exc)}") from exc
         self._config = config
-        self._pipeline = Pipeline(engine, config.anomaly_threshold, output_size=config.output_size)
+        obstacles = (
+            ObstacleSettings(config.obstacle_min_pixels, config.obstacle_max_count)
+            if config.enable_obstacles
+            else None
+        )
+        self._pipeline = Pipeline(
+            engine, config.anomaly_threshold, output_size=config.output_size, obstacles=obstacles
+        )
+        if config.enable_obstacles:
+            self._ground = GroundCameras(config, self.get_logger().warning)
         self._log_handler = _RosLogHandler(self.get_logger())  # e.g. codec's cv_bridge fallback
         logging.getLogger("dense_ood_ros").addHandler(self._log_handler)
         self._publish_color = config.publish_color
@@ -234,7 +254,21 @@ class DenseOodNode(Node):
             f"[{engine.backend_name} {engine.precision}, {contract.num_classes} classes, input "
             f"{contract.input_hw[0]}x{contract.input_hw[1]}, score {contract.score}, "
             f"threshold {self.pipeline.threshold:g} ({rule}), qos {config.qos}, outputs at the "
-            f"{config.output_size} size]"
+            f"{config.output_size} size, {self._obstacles_text()}]"
+        )
+        mounting = self._ground.mounting if self._ground is not None else None
+        if mounting is not None:  # once, for every camera: .nan is the default, not a mistake
+            logger = self.get_logger()
+            say = logger.info if config.camera_height_m is None else logger.warning
+            say(f"anomaly obstacles are published without positions: {mounting}")
+
+    def _obstacles_text(self) -> str:
+        config = self.config
+        if not config.enable_obstacles:
+            return "obstacles off"
+        return (
+            f"obstacles of >= {config.obstacle_min_pixels} px, at most "
+            f"{config.obstacle_max_count} and {config.obstacle_max_points} points a frame"
         )
 
     def _value(self, name: str) -> Any:
@@ -267,6 +301,12 @@ class DenseOodNode(Node):
             reliability=input_reliability(self.config.qos),
             info_publisher=self.create_publisher(CameraInfo, output_camera_info_topic(topic), qos),
         )
+        if self.config.enable_obstacles:
+            kinds = {"anomaly_obstacles": MarkerArray, "anomaly_points": PointCloud2}
+            camera.obstacle_publishers = {
+                output: self.create_publisher(kinds[output], out, qos)
+                for output, out in obstacle_topics(topic).items()
+            }
         self._subscribe(camera)
         self.create_subscription(  # best effort: matches calibration publishers of either kind
             CameraInfo,
@@ -353,6 +393,7 @@ class DenseOodNode(Node):
                 ("input_qos", camera.reliability),
                 ("output_namespace", output_namespace(camera.input_topic)),
                 *status.values,
+                *self._obstacle_values(camera),
                 *common,
             ]
             array.status.append(
@@ -365,6 +406,16 @@ class DenseOodNode(Node):
                 )
             )
         self._diagnostics.publish(array)
+
+    def _obstacle_values(self, camera: _Camera) -> list[tuple[str, str]]:
+        """`obstacles` (in the last frame) and `obstacle_positions` (ok, or why not)."""
+        if self._ground is None:
+            return [("obstacles", "off")]
+        count = "n/a" if camera.obstacles is None else str(camera.obstacles)
+        return [
+            ("obstacles", count),
+            ("obstacle_positions", self._ground.reason(camera.input_topic) or "ok"),
+        ]
 
     # --- worker thread: decode, infer, publish ----------------------------------------------
 
@@ -398,8 +449,9 @@ class DenseOodNode(Node):
                 [self._wants("semantic_color", camera) for camera, _, _ in ready],
                 [self._wants("overlay", camera) for camera, _, _ in ready],
             )
-            for (camera, frame, _), result in zip(ready, results, strict=True):
+            for (camera, frame, rgb), result in zip(ready, results, strict=True):
                 self._publish(camera, frame.msg.header, result)
+                self._publish_obstacles(camera, frame.msg.header, result, self._frame_hw(rgb))
                 camera.stats.on_processed((time.monotonic() - frame.received) * 1000.0)
         except Exception as exc:  # one failing batch must not stop the node serving
             if not self.context.ok():  # shutting down: publishers are gone, nothing to report
@@ -428,6 +480,34 @@ class DenseOodNode(Node):
         if info is not None and _subscribed(camera.info_publisher):
             height, width = result.semantic.shape
             camera.info_publisher.publish(scaled_camera_info(info, header, height, width))
+
+    def _frame_hw(self, rgb: np.ndarray) -> tuple[int, int] | None:
+        """The camera frame's size; None where a JPEG may have been decoded at a reduced scale."""
+        if self.config.compressed and self.pipeline.min_decode_hw is not None:
+            return None
+        height, width = rgb.shape[:2]
+        return height, width
+
+    def _publish_obstacles(
+        self, camera: _Camera, header: Any, result: FrameResult, frame_hw: tuple[int, int] | None
+    ) -> None:
+        """The frame's obstacles, placed on the ground where the camera's geometry is known:
+        markers and ground points with the masks' header."""
+        if self._ground is None or result.obstacles is None:
+            return
+        camera.obstacles = len(result.obstacles)
+        height, width = result.semantic.shape
+        ground = self._ground.camera(camera.input_topic, camera.info, frame_hw, (height, width))
+        markers = camera.obstacle_publishers["anomaly_obstacles"]
+        points = camera.obstacle_publishers["anomaly_points"]
+        if not (_subscribed(markers) or _subscribed(points)):
+            return
+        placed = [place(obstacle, ground) for obstacle in result.obstacles]
+        if _subscribed(markers):
+            markers.publish(marker_array(placed, header, rclpy_types(), ground))
+        if _subscribed(points):
+            max_points = self.config.obstacle_max_points
+            points.publish(point_cloud(placed, header, max_points, rclpy_types()))
 
     # --- shutdown ---------------------------------------------------------------------------
 

@@ -107,6 +107,35 @@ def _bool(spec: ParameterSpec, value: Any) -> bool:
     return value
 
 
+def _integer(spec: ParameterSpec, value: Any) -> int:
+    """An integer (not a bool, which Python counts as one)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NodeConfigError(f"parameter {spec.name!r} must be an integer, got {value!r}")
+    return value
+
+
+def _count(spec: ParameterSpec, value: Any) -> int:
+    """An integer of at least 1."""
+    number = _integer(spec, value)
+    if number < 1:
+        raise NodeConfigError(f"parameter {spec.name!r} must be at least 1, got {number}")
+    return number
+
+
+def _double(spec: ParameterSpec, value: Any) -> float:
+    """Any number (YAML's integers too; not a bool); NaN and infinities pass, for the caller to
+    judge (see `mounting_problem`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NodeConfigError(f"parameter {spec.name!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def _double_or_unknown(spec: ParameterSpec, value: Any) -> float | None:
+    """A number, or None for NaN (unknown)."""
+    number = _double(spec, value)
+    return None if math.isnan(number) else number
+
+
 def _choice(spec: ParameterSpec, value: Any) -> str:
     value = _stripped(spec, value)
     if value not in spec.choices:
@@ -242,6 +271,57 @@ class NodeConfig:
         choices=QOS_PROFILES,
         parse=_choice,
     )
+    enable_obstacles: bool = _parameter(
+        "bool",
+        True,
+        "Publish the anomaly obstacles of each camera: the connected components of the anomaly "
+        "mask as markers (`<ns>/dense_ood/anomaly_obstacles`, visualization_msgs/MarkerArray) "
+        "and their ground contact points (`<ns>/dense_ood/anomaly_points`, "
+        "sensor_msgs/PointCloud2) for a costmap. false: neither topic exists.",
+        parse=_bool,
+    )
+    obstacle_min_pixels: int = _parameter(
+        "integer",
+        64,
+        "Smallest obstacle, in pixels of the anomaly mask at the model's input size (after an "
+        "opening that removes specks); smaller components are ignored.",
+        constraint="at least 1",
+        parse=_count,
+    )
+    obstacle_max_count: int = _parameter(
+        "integer",
+        32,
+        "At most this many obstacles per frame and camera, the largest first.",
+        constraint="at least 1",
+        parse=_count,
+    )
+    obstacle_max_points: int = _parameter(
+        "integer",
+        2000,
+        "At most this many points per frame in anomaly_points: the ground contact points of "
+        "every obstacle, subsampled evenly.",
+        constraint="at least 1",
+        parse=_count,
+    )
+    # None: unknown
+    camera_height_m: float | None = _parameter(
+        "double",
+        math.nan,
+        "Height of the cameras' optical centre above the ground (m), to place obstacles on "
+        "flat ground through the camera's `<ns>/camera_info`. .nan = unknown: obstacles are "
+        "published without positions (no cubes, no points). Any other value that is not > 0 "
+        "is logged once and does the same.",
+        constraint="> 0, or .nan for unknown",
+        parse=_double_or_unknown,
+    )
+    camera_pitch_rad: float = _parameter(
+        "double",
+        0.0,
+        "Downward tilt of the cameras' optical axis (rad; 0 = level, negative = up). Outside "
+        "(-pi/2, pi/2) it is logged once and obstacles are published without positions.",
+        constraint="within (-pi/2, pi/2)",
+        parse=_double,
+    )
 
 
 #: The node's parameters, in declaration order: one ParameterSpec per NodeConfig field.
@@ -352,6 +432,23 @@ def parse_threshold(value: Any) -> float | None:
             "parameter 'anomaly_threshold' must be finite (or .nan for the model's)"
         )
     return float(value)
+
+
+def mounting_problem(config: NodeConfig) -> str | None:
+    """Why obstacles cannot be placed on the ground with the configured camera mounting (one
+    line naming the parameter), or None. The node keeps serving either way: obstacles are
+    then published without positions."""
+    height, pitch = config.camera_height_m, config.camera_pitch_rad
+    if height is None:
+        return (
+            "parameter 'camera_height_m' is .nan (unknown): set it (and camera_pitch_rad) to "
+            "place them on the ground"
+        )
+    if not (height > 0 and math.isfinite(height)):
+        return f"parameter 'camera_height_m' is {height:g}: it must be > 0 m (.nan: unknown)"
+    if not abs(pitch) < math.pi / 2:
+        return f"parameter 'camera_pitch_rad' is {pitch:g}: it must be within (-pi/2, pi/2)"
+    return None
 
 
 def palette_strings(palette: np.ndarray) -> list[str]:

@@ -5,6 +5,14 @@ publishes each image on /camera/image_raw, waits for the node's five outputs, wr
 the overlay, the semantic colours, an anomaly heat map and the anomaly mask as PNGs into
 --output, and prints a table (size, latency from publish to the last output, anomalous pixel
 share) and what the model says about itself (classes, score, threshold).
+
+Obstacles: the demo cuts each frame's anomaly obstacles out of the node's received
+anomaly_score and semantic images with the pipeline's own `extract_obstacles` (both brought back
+to the model's input size first, default settings) and places them on flat ground through an
+ASSUMED camera: the one the sample frames' objects were drawn with (scripts/make_real_samples.py:
+focal length 0.9 x the width, horizon at 59 % of the height, level; 1.4 m above the road unless
+--camera-height-m says otherwise). It prints them per frame and writes `<stem>_obstacles.png`,
+the overlay with each obstacle's box and distance.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from dense_ood_ros.console.cli import CommandError
 from dense_ood_ros.console.outputs import check_output_folder
 from dense_ood_ros.errors import DenseOodError, first_line
 from dense_ood_ros.model.bundled import default_demo_model, sample_frames_dir
+from dense_ood_ros.pipeline.ground import GroundCamera, PlacedObstacle
 from dense_ood_ros.tools.node_process import NodeProcess, start_node
 from dense_ood_ros.tools.ros_client import RosClient, stamp_key
 
@@ -33,6 +42,9 @@ DEFAULT_MODEL = default_demo_model()
 DEFAULT_IMAGES = sample_frames_dir()
 CAMERA_TOPIC = "/camera/image_raw"
 FRAME_ID = "camera"
+#: The assumed camera of the sample frames (scripts/make_real_samples.py drew their objects with
+#: it): focal length as a share of the width, horizon row as a share of the height, height (m).
+ASSUMED_FOCAL_SHARE, ASSUMED_HORIZON_SHARE, ASSUMED_HEIGHT_M = 0.9, 0.59, 1.4
 
 
 class DemoError(DenseOodError, RuntimeError):
@@ -46,6 +58,7 @@ class FrameReport:
     width: int
     latency_ms: float
     anomalous_pct: float
+    obstacles: list[PlacedObstacle]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +109,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="seconds to wait for the node to start, and for each frame's outputs",
     )
+    parser.add_argument(
+        "--camera-height-m",
+        type=float,
+        default=ASSUMED_HEIGHT_M,
+        metavar="M",
+        help="assumed height of the camera above the road, for the obstacles' distances "
+        "(focal length 0.9 x the width, horizon at 59%% of the height and a level camera are "
+        "assumed too: the sample frames' camera)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,6 +151,8 @@ def _check_inputs(args: argparse.Namespace) -> list[Path]:
     check_output_folder(args.output, args.overwrite)
     if args.domain_id is not None and not 0 <= args.domain_id <= 232:
         raise DemoError(f"--domain-id must be in 0..232, got {args.domain_id}")
+    if not args.camera_height_m > 0:
+        raise DemoError(f"--camera-height-m must be > 0, got {args.camera_height_m:g}")
     return frames
 
 
@@ -258,13 +282,17 @@ def _run_frame(ros: _RosSide, path: Path, args: argparse.Namespace, contract: An
         ros.client.received[topic].clear()
     latest = max(at for at, _ in arrived.values())
     outputs = {name: msg for name, (_, msg) in arrived.items()}
-    mask = _write_outputs(args.output / path.stem, outputs, contract)
+    threshold = contract.threshold if args.threshold is None else args.threshold
+    mask, placed = _write_outputs(
+        args.output / path.stem, outputs, contract, threshold, args.camera_height_m
+    )
     return FrameReport(
         name=path.name,
         height=rgb.shape[0],
         width=rgb.shape[1],
         latency_ms=(latest - sent) * 1e3,
         anomalous_pct=float((mask > 0).mean() * 100.0),
+        obstacles=placed,
     )
 
 
@@ -279,23 +307,75 @@ def heat_map(score: np.ndarray, score_name: str) -> np.ndarray:
     return cv2.cvtColor(score_heatmap(score, low, high), cv2.COLOR_RGB2BGR)
 
 
-def _write_outputs(prefix: Path, outputs: dict[str, Any], contract: Any) -> np.ndarray:
-    """`<stem>_overlay.png`, `_semantic_color.png`, `_anomaly_heat.png`, `_anomaly_mask.png`."""
+def assumed_camera(height: int, width: int, height_m: float) -> GroundCamera:
+    """The sample frames' camera for a frame of `height` x `width` (assumed, see the module)."""
+    focal = ASSUMED_FOCAL_SHARE * width
+    return GroundCamera(focal, focal, width / 2, ASSUMED_HORIZON_SHARE * height, width, height,
+                        height_m, 0.0)  # fmt: skip
+
+
+def obstacles_of(
+    score: np.ndarray, semantic: np.ndarray, contract: Any, threshold: float,
+    camera: GroundCamera | None,
+) -> list[PlacedObstacle]:  # fmt: skip
+    """A frame's obstacles from the node's anomaly_score and semantic images: brought back to
+    the model's input size (as the pipeline cuts them there), default settings, placed."""
+    from dense_ood_ros.codec.resize import resize_to
+    from dense_ood_ros.pipeline.frame_pipeline import NEAREST
+    from dense_ood_ros.pipeline.ground import place
+    from dense_ood_ros.pipeline.obstacles import ObstacleSettings, extract_obstacles
+
+    model_score = resize_to(np.asarray(score, np.float32), contract.input_hw)
+    model_semantic = resize_to(semantic, contract.input_hw, NEAREST)
+    mask = cv2.compare(model_score, np.float64(threshold), cv2.CMP_GE)
+    found = extract_obstacles(mask, model_score, model_semantic, contract.class_names,
+                              score.shape[:2], ObstacleSettings())  # fmt: skip
+    return [place(obstacle, camera) for obstacle in found]
+
+
+def draw_obstacles(bgr: np.ndarray, placed: list[PlacedObstacle]) -> np.ndarray:
+    """A copy of `bgr` with each obstacle's box and its distance (or "?" without one)."""
+    out = bgr.copy()
+    thickness = max(1, round(max(out.shape[:2]) / 400))
+    scale = max(0.4, max(out.shape[:2]) / 1600)
+    for p in placed:
+        x0, y0, x1, y1 = p.image.box
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (0, 255, 255), thickness)
+        text = f"{p.distance_m:.1f} m" if p.distance_m is not None else "? m"
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        top = y0 - h - base - 2 if y0 - h - base - 2 >= 0 else y1 + 2
+        cv2.rectangle(out, (x0, top), (x0 + w + 4, top + h + base + 2), (0, 0, 0), -1)
+        cv2.putText(out, text, (x0 + 2, top + h + 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 255, 255), thickness, cv2.LINE_AA)  # fmt: skip
+    return out
+
+
+def _write_outputs(
+    prefix: Path, outputs: dict[str, Any], contract: Any, threshold: float, height_m: float
+) -> tuple[np.ndarray, list[PlacedObstacle]]:
+    """`<stem>_overlay.png`, `_semantic_color.png`, `_anomaly_heat.png`, `_anomaly_mask.png` and
+    `_obstacles.png`; returns the mask and the obstacles."""
     from dense_ood_ros.codec.messages import array_from_image_msg
 
+    score = array_from_image_msg(outputs["anomaly_score"])
+    camera = assumed_camera(score.shape[0], score.shape[1], height_m)
+    placed = obstacles_of(
+        score, array_from_image_msg(outputs["semantic"]), contract, threshold, camera
+    )
     images = {
         "overlay": cv2.cvtColor(array_from_image_msg(outputs["overlay"]), cv2.COLOR_RGB2BGR),
         "semantic_color": cv2.cvtColor(
             array_from_image_msg(outputs["semantic_color"]), cv2.COLOR_RGB2BGR
         ),
-        "anomaly_heat": heat_map(array_from_image_msg(outputs["anomaly_score"]), contract.score),
+        "anomaly_heat": heat_map(score, contract.score),
         "anomaly_mask": array_from_image_msg(outputs["anomaly_mask"]),
     }
+    images["obstacles"] = draw_obstacles(images["overlay"], placed)
     for suffix, image in images.items():
         path = prefix.with_name(f"{prefix.name}_{suffix}.png")
         if not cv2.imwrite(str(path), image):
             raise DemoError(f"cannot write {path}")
-    return images["anomaly_mask"]
+    return images["anomaly_mask"], placed
 
 
 def _progress(items: list[Path], unit: str) -> Any:
@@ -326,4 +406,30 @@ def _print_summary(
         f"{' (the model default)' if args.threshold is None else ''}; "
         f"model input {contract.input_hw[0]}x{contract.input_hw[1]}"
     )
-    print(f"PNGs (overlay, semantic_color, anomaly_heat, anomaly_mask) in {args.output}/")
+    print(obstacle_text(reports, args.camera_height_m))
+    print(
+        f"PNGs (overlay, semantic_color, anomaly_heat, anomaly_mask, obstacles) in {args.output}/"
+    )
+
+
+def obstacle_text(reports: list[FrameReport], height_m: float) -> str:
+    """Each frame's obstacles: box, area, what it stands on, distance and lateral offset."""
+    lines = [
+        f"\nobstacles (cut from the received anomaly_score and semantic images; distances "
+        f"through an ASSUMED camera {height_m:g} m above flat ground, level, focal length "
+        f"{ASSUMED_FOCAL_SHARE:g} x the width, horizon at {100 * ASSUMED_HORIZON_SHARE:g}% of "
+        "the height: the sample frames' camera):"
+    ]
+    for r in reports:
+        lines.append(f"{r.name}: {len(r.obstacles) or 'no'} obstacle(s)")
+        for p in r.obstacles:
+            x0, y0, x1, y1 = p.image.box
+            where = "no ground position (above the horizon)"
+            if p.distance_m is not None and p.lateral_m is not None:
+                side = "right" if p.lateral_m >= 0 else "left"
+                where = f"{p.distance_m:.1f} m ahead, {abs(p.lateral_m):.1f} m {side}"
+            lines.append(
+                f"  box ({x0}, {y0})-({x1}, {y1}), {p.image.area_px} px, stands on "
+                f"{p.image.stands_on or '?'}, {where}"
+            )
+    return "\n".join(lines)

@@ -44,6 +44,12 @@ class BagOutcome:
     summary: ScoreSummary | None = None
     samples: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
     log: str = ""
+    obstacle_settings: dict[str, int] | None = None  # None: no obstacles extracted
+    obstacle_frames: int = 0
+    obstacles_seen: int = 0
+    obstacles_placed: int = 0
+    obstacle_counts: dict[str, Any] | None = None  # metrics.obstacle_metrics.ObstacleCounts
+    geometry: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, bag: InputBag, root: Path, **fields: Any) -> BagOutcome:
@@ -53,7 +59,7 @@ class BagOutcome:
 
     def with_result(self, result: ReplayResult, summary: ScoreSummary) -> BagOutcome:
         """This outcome with a session's result: done, or failed with the session's error."""
-        pixels = result.class_pixels
+        pixels, counts = result.class_pixels, result.obstacle_counts
         return replace(
             self,
             status="failed" if result.error else "done",
@@ -78,6 +84,12 @@ class BagOutcome:
             },
             summary=summary if summary.frames else None,
             samples=result.samples,
+            obstacle_settings=result.obstacle_settings,
+            obstacle_frames=result.obstacle_frames,
+            obstacles_seen=result.obstacles_seen,
+            obstacles_placed=result.obstacles_placed,
+            obstacle_counts=counts.to_dict() if counts is not None else None,
+            geometry={camera: dict(g) for camera, g in result.geometry.items()},
         )
 
     @property

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dense_ood_ros.metrics.obstacle_metrics import ObstacleCounts
 from dense_ood_ros.metrics.summary import ScoreSummary
 from dense_ood_ros.replay.fleet.outcome import BagOutcome
 from dense_ood_ros.replay.session import CURVE_POINTS, CameraLabels, ReplayResult
@@ -51,3 +52,24 @@ def _add_counts(result: ReplayResult, o: BagOutcome) -> None:
     if result.class_pixels is not None and len(o.class_pixels) == result.class_pixels.size:
         result.class_pixels += np.asarray(o.class_pixels, np.int64)
     result.samples += o.samples[: max(0, 4 - len(result.samples))]
+    _add_obstacles(result, o)
+
+
+def _add_obstacles(result: ReplayResult, o: BagOutcome) -> None:
+    """Add one finished bag's obstacle counts: the sums, and its metrics' counts merged (recall
+    and false obstacles per frame are recomputed from the merged counts)."""
+    if o.obstacle_settings is None:
+        return
+    if result.obstacle_settings is None:
+        result.obstacle_settings = dict(o.obstacle_settings)
+    result.obstacle_frames += o.obstacle_frames
+    result.obstacles_seen += o.obstacles_seen
+    result.obstacles_placed += o.obstacles_placed
+    if o.obstacle_counts is not None:
+        counts = ObstacleCounts.from_dict(o.obstacle_counts)
+        known = result.obstacle_counts
+        result.obstacle_counts = counts if known is None else known.merge(counts)
+    for camera, geometry in o.geometry.items():
+        before = result.geometry.get(camera)
+        if before is None or (geometry["positions"] and not before["positions"]):
+            result.geometry[camera] = dict(geometry)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dense_ood_ros.console.json_output import json_ready
+from dense_ood_ros.metrics.obstacle_metrics import ObstacleCounts
 from dense_ood_ros.replay.fleet.cluster import FleetResult
 from dense_ood_ros.replay.fleet.outcome import BagOutcome
 from dense_ood_ros.replay.fleet.settings import FleetSettings
@@ -34,6 +35,9 @@ def fleet_section(result: FleetResult) -> dict[str, Any]:
     rows = []
     for o in result.outcomes:
         metrics: dict[str, Any] = next(iter(o.metrics.values()), {})
+        found: dict[str, Any] = {}
+        if o.obstacle_counts is not None:
+            found = ObstacleCounts.from_dict(o.obstacle_counts).metrics()
         rows.append({
             "bag": o.relative, "source": o.source, "output": o.output, "status": o.status,
             "reason": o.reason, "frames_in": o.frames_in, "frames_processed": o.processed,
@@ -41,6 +45,9 @@ def fleet_section(result: FleetResult) -> dict[str, Any]:
             "frames_per_s": o.frames_per_s, "wall_s": o.wall_s, "model_load_s": o.model_load_s,
             "max_rss_mb": o.max_rss_mb, "worker": o.worker,
             "ap": metrics.get("ap"), "fpr95": metrics.get("fpr95"), "auroc": metrics.get("auroc"),
+            "obstacles": o.obstacles_seen if o.obstacle_settings is not None else None,
+            "obstacle_recall": found.get("recall"),
+            "false_obstacles_per_frame": found.get("false_per_frame"),
         })  # fmt: skip
     statuses = Counter(o.status for o in result.outcomes)
     return {
@@ -72,15 +79,18 @@ def fleet_lines(fleet: dict) -> list[str]:
         f"(skipped), {fleet['bags_failed']} failed. Pooled metrics above: the bags that finished.",
         "",
         "| bag | status | frames | processed | skipped (why) | labelled | AP % | FPR95 % | "
-        "AUROC % | frames/s | model load s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "AUROC % | obstacles | obstacle recall % | false obstacles per frame | frames/s | "
+        "model load s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in fleet["per_bag"]:
         why = ", ".join(f"{k}: {v}" for k, v in r["frames_skipped"].items()) or "none"
         lines.append(
             f"| {r['bag']} | {r['status']} | {r['frames_in']} | {r['frames_processed']} | {why} "
             f"| {r['frames_labelled']} | {pct(r['ap'])} | {pct(r['fpr95'])} | "
-            f"{pct(r['auroc'])} | {_num(r['frames_per_s'])} | "
+            f"{pct(r['auroc'])} | {r['obstacles'] if r['obstacles'] is not None else 'n/a'} | "
+            f"{pct(r['obstacle_recall'])} | {_num(r['false_obstacles_per_frame'], 3)} | "
+            f"{_num(r['frames_per_s'])} | "
             f"{_num(r['model_load_s'], 2)} | {_num(r['max_rss_mb'], 0)} |"
         )
     if fleet["failed"]:

@@ -33,7 +33,8 @@ class FleetSettings:
             "backend": self.backend, "threshold": self.threshold, "output_size": self.output_size,
             "topics": o.topics, "labels": [[s.labels, s.camera] for s in o.labels_specs()],
             "max_frames": o.max_frames, "storage": o.storage, "copy_inputs": o.copy_inputs,
-            "color": o.color, "overlay": o.overlay,
+            "color": o.color, "overlay": o.overlay, "obstacles": o.obstacles,
+            "camera_height_m": o.camera_height_m, "camera_pitch_rad": o.camera_pitch_rad,
         })  # fmt: skip
 
     def task_options(self, bag: InputBag) -> ReplayOptions:

@@ -38,13 +38,16 @@ def _pipeline(settings: FleetSettings) -> tuple[Any, float | None]:
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
 
     stat = settings.model.stat()
+    obstacles = settings.options.obstacle_settings()
     key = (str(settings.model), stat.st_mtime_ns, settings.backend, settings.threshold,
-           settings.output_size)  # fmt: skip
+           settings.output_size, obstacles)  # fmt: skip
     if key in _PIPELINES:
         return _PIPELINES[key], None
     start = time.perf_counter()
     engine = load_engine(settings.model, settings.backend)
-    pipeline = Pipeline(engine, settings.threshold, output_size=settings.output_size)
+    pipeline = Pipeline(
+        engine, settings.threshold, output_size=settings.output_size, obstacles=obstacles
+    )
     _PIPELINES[key] = pipeline
     return pipeline, time.perf_counter() - start
 

@@ -3,8 +3,9 @@
 Engine only: `engine.infer` on a frame already at the model's input size. Full path, per frame:
 decode the camera message in the chosen encoding (a raw sensor_msgs/Image, or with --encoding
 jpeg a CompressedImage, decoded at a reduced scale where outputs are at the model's size), run
-the pipeline (resize, engine, resize back, threshold, colour, overlay) and build the output
-sensor_msgs/Image messages (or, without sensor_msgs, the same byte conversion). The two are timed
+the pipeline (resize, engine, resize back, threshold, anomaly obstacles unless --no-obstacles,
+colour, overlay) and build the output sensor_msgs/Image messages (or, without sensor_msgs, the
+same byte conversion). The two are timed
 interleaved, frame by frame and in alternating order, so load on the machine affects both alike.
 Prints mean/p50/p95 per stage and the pipeline's overhead over engine-only time in percent, and
 the sum of the non-engine stages as a share of engine time (steadier when the engine jitters).
@@ -107,6 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-overlay", action="store_true", help="skip the overlay image and its message"
+    )
+    parser.add_argument(
+        "--no-obstacles",
+        action="store_true",
+        help="skip the anomaly obstacles stage (the node's enable_obstacles: false), to compare "
+        "the full path with and without it",
     )
     parser.add_argument(
         "--threshold",

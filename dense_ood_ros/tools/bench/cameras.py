@@ -14,10 +14,12 @@ from dense_ood_ros.tools.bench.common import synthetic_frame
 def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.engine import load_engine
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.pipeline.obstacles import ObstacleSettings
 
     pipeline = Pipeline(
-        load_engine(args.model, args.backend), args.threshold, output_size=args.output_size
-    )
+        load_engine(args.model, args.backend), args.threshold, output_size=args.output_size,
+        obstacles=None if args.no_obstacles else ObstacleSettings(),
+    )  # fmt: skip
     color, overlay = not args.no_color, not args.no_overlay
     rows = []
     for count in args.cameras:

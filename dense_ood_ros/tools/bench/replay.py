@@ -16,9 +16,6 @@ def run(args: argparse.Namespace) -> int:
     from dense_ood_ros.replay.report import markdown, report_dict
     from dense_ood_ros.replay.session import ReplayOptions, ReplaySession
 
-    pipeline = Pipeline(
-        load_engine(args.model, args.backend), args.threshold, output_size=args.output_size
-    )
     with tempfile.TemporaryDirectory(prefix="dense_ood_bench_") as tmp:
         options = ReplayOptions(
             bags=args.replay,
@@ -26,7 +23,12 @@ def run(args: argparse.Namespace) -> int:
             color=not args.no_color,
             overlay=not args.no_overlay,
             samples=0,
+            obstacles=not args.no_obstacles,
         )
+        pipeline = Pipeline(
+            load_engine(args.model, args.backend), args.threshold,
+            output_size=args.output_size, obstacles=options.obstacle_settings(),
+        )  # fmt: skip
         session = ReplaySession(pipeline, options)
         session.check()
         result = session.run()

@@ -12,6 +12,7 @@ import argparse
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from dense_ood_ros.metrics.latency import summarize
 from dense_ood_ros.tools.bench.common import camera_frame
 
 #: Stages of the full path in the order they run (pipeline stages come from its timings).
-STAGES = ("decode", "preprocess", "engine", "postprocess", "color", "overlay", "messages")
+STAGES = (
+    "decode", "preprocess", "engine", "postprocess", "obstacles", "color", "overlay", "messages"
+)  # fmt: skip
 #: --encoding for a camera publishing sensor_msgs/CompressedImage JPEGs (image_transport's).
 JPEG = "jpeg"
 #: image_transport's default JPEG quality.
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         output_size=args.output_size,
         reduced_decode=not args.no_reduced_decode,
         compare_full_decode=args.compare_full_decode,
+        obstacles=not args.no_obstacles,
     )
     print(format_report(report))
     if args.json:
@@ -69,8 +73,10 @@ def benchmark(
     output_size: str = "camera",
     reduced_decode: bool = True,
     compare_full_decode: bool = False,
+    obstacles: bool = True,
 ) -> dict[str, Any]:
     """Time both paths; return the configuration and per-stage statistics (milliseconds).
+    `obstacles`: the pipeline cuts anomaly obstacles out of each mask (its "obstacles" stage).
 
     `compare_full_decode`: also time the full path with the frame decoded at full size, in the
     same rounds (the before of reduced-scale decoding), reported under "full_decode".
@@ -81,9 +87,11 @@ def benchmark(
     from dense_ood_ros.codec.resize import resize_to
     from dense_ood_ros.engine import load_engine
     from dense_ood_ros.pipeline.frame_pipeline import Pipeline
+    from dense_ood_ros.pipeline.obstacles import ObstacleSettings
 
     engine = load_engine(model, backend)
-    pipeline = Pipeline(engine, threshold, output_size=output_size)
+    settings = ObstacleSettings() if obstacles else None
+    pipeline = Pipeline(engine, threshold, output_size=output_size, obstacles=settings)
     frame = camera_frame(image, height, width)
     camera_msg = camera_message(frame, encoding)
     decoders = {
@@ -99,6 +107,7 @@ def benchmark(
         path: {name: [] for name in (*STAGES, "total")} for path in decoders
     }
     anomaly_fractions: list[float] = []
+    obstacle_counts: list[int] = []
     decoded_hw: dict[str, list[int]] = {}
 
     def time_engine() -> None:
@@ -125,6 +134,7 @@ def benchmark(
             values.append(laps.get(name, 0.0))
         if path == "main":
             anomaly_fractions.append(float(np.count_nonzero(result.mask)) / result.mask.size)
+            obstacle_counts.append(len(result.obstacles or ()))
 
     tasks: list[Callable[[], None]] = [time_engine]
     tasks += [functools.partial(time_pipeline, path) for path in decoders]
@@ -132,6 +142,7 @@ def benchmark(
         if index == warmup:  # the warm-up rounds are not kept
             engine_only.clear()
             anomaly_fractions.clear()
+            obstacle_counts.clear()
             for path_stages in stages.values():
                 for values in path_stages.values():
                     values.clear()
@@ -154,6 +165,7 @@ def benchmark(
         "warmup": warmup,
         "color": color,
         "overlay": overlay,
+        "obstacles": asdict(settings) if settings is not None else None,
         "threshold": pipeline.threshold,
         "output_size": output_size,
         "messages": messages_kind,
@@ -161,6 +173,7 @@ def benchmark(
         **_path_report(stages["main"], engine_stats),
         "engine_only_ms": engine_stats,
         "anomaly_fraction": float(np.mean(anomaly_fractions)),
+        "obstacles_per_frame": float(np.mean(obstacle_counts)) if settings is not None else None,
     }
     if compare_full_decode:
         report["full_decode"] = {
@@ -182,6 +195,10 @@ def _path_report(stages: dict[str, list[float]], engine_stats: dict[str, float])
         "overhead_percent": {
             key: 100.0 * (summary["total"][key] - engine_stats[key]) / engine_stats[key]
             for key in ("mean", "p50")
+        },
+        # the full path's time as a multiple of engine-only time (1 + overhead / 100)
+        "full_over_engine": {
+            key: summary["total"][key] / engine_stats[key] for key in ("mean", "p50")
         },
         # Less sensitive to engine jitter: the mean time of every stage but the engine.
         "non_engine_ms": other_stages,
@@ -269,6 +286,19 @@ def _outputs(result: Any) -> list[tuple[np.ndarray, str]]:
     ]
 
 
+def _obstacle_line(report: dict[str, Any]) -> str:
+    """What the obstacles stage did, or that it was off."""
+    settings = report.get("obstacles")
+    if settings is None:
+        return "obstacles: off (--no-obstacles)"
+    stage = report["stages_ms"].get("obstacles", {}).get("mean", 0.0)
+    return (
+        f"obstacles: {report['obstacles_per_frame']:.1f} per frame, {stage:.2f} ms mean "
+        f"(min_pixels {settings['min_pixels']}, max_count {settings['max_count']}, "
+        f"opening_px {settings['opening_px']})"
+    )
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The human-readable table."""
     camera = "x".join(str(v) for v in report["camera_hw"])
@@ -297,7 +327,10 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"overhead of the full path over engine only: {overhead['mean']:+.1f}% (mean), "
-        f"{overhead['p50']:+.1f}% (p50)",
+        f"{overhead['p50']:+.1f}% (p50); full path / engine only: "
+        f"{report['full_over_engine']['mean']:.3f} (mean), "
+        f"{report['full_over_engine']['p50']:.3f} (p50)",
+        _obstacle_line(report),
         f"stages other than the engine: {report['non_engine_ms']:.2f} ms = "
         f"{report['non_engine_percent']:.1f}% of engine-only time "
         f"(anomaly mask covers {100 * report['anomaly_fraction']:.0f}% of the frame)",
