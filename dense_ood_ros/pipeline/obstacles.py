@@ -63,7 +63,7 @@ def extract_obstacles(
     """The obstacles of one frame from its model-resolution `mask` (uint8, nonzero =
     anomalous), `score` (float32) and `semantic` (uint8 trainIds); coordinates are mapped to a
     camera frame of `camera_hw` (height, width)."""
-    binary: np.ndarray = (mask > 0).astype(np.uint8)
+    binary: np.ndarray = mask if mask.dtype == np.uint8 else (mask > 0).astype(np.uint8)
     if settings.opening_px > 1:
         kernel = np.ones((settings.opening_px, settings.opening_px), np.uint8)
         binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
