@@ -129,7 +129,7 @@ def _describe(
         max_score=float(values.max()),
         mean_score=float(values.mean()),
         stands_on=_stands_on(semantic, labels, columns + x, rows, class_names),
-        around=_around(semantic, labels, label, (x, y, w, h), class_names),
+        around=_around(semantic, labels, (x, y, w, h), class_names),
         contact_uv=scale.uv(columns + x, rows),
     )
 
@@ -151,17 +151,20 @@ def _stands_on(
 def _around(
     semantic: np.ndarray,
     labels: np.ndarray,
-    label: int,
     box: tuple[int, int, int, int],
     class_names: tuple[str, ...] | list[str],
     margin: int = 4,
 ) -> tuple[str, ...]:
-    """Up to three classes of the ring of `margin` pixels around the component's box."""
+    """Up to three classes of the non-anomalous pixels in the `margin`-wide frame around the
+    component's box (its four sides only: the cost grows with the box's perimeter, not area)."""
     x, y, w, h = box
-    y0, y1 = max(y - margin, 0), min(y + h + margin, semantic.shape[0])
-    x0, x1 = max(x - margin, 0), min(x + w + margin, semantic.shape[1])
-    ring = labels[y0:y1, x0:x1] == 0
-    return tuple(_most_frequent(semantic[y0:y1, x0:x1][ring], class_names, 3))
+    height, width = semantic.shape
+    y0, y1 = max(y - margin, 0), min(y + h + margin, height)
+    x0, x1 = max(x - margin, 0), min(x + w + margin, width)
+    strips = [(slice(y0, y), slice(x0, x1)), (slice(y + h, y1), slice(x0, x1)),
+              (slice(y, y + h), slice(x0, x)), (slice(y, y + h), slice(x + w, x1))]  # fmt: skip
+    ids = [semantic[s][labels[s] == 0] for s in strips]
+    return tuple(_most_frequent(np.concatenate(ids), class_names, 3))
 
 
 def _most_frequent(ids: np.ndarray, class_names: tuple[str, ...] | list[str], n: int) -> list[str]:
