@@ -223,8 +223,10 @@ def test_ctrl_c_stops_the_running_stages_and_starts_no_more(tmp_path: Path) -> N
     output = tmp_path / "out"
     argv = [sys.executable, "-m", "dense_ood_train.cli", "study", str(study)]
     process = subprocess.Popen(
-        [*argv, "--output", str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        [*argv, "--output", str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C's disposition, whatever the caller's (a background job of a script ignores it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (output / "logs").is_dir() and time.monotonic() < deadline:
         time.sleep(0.05)
