@@ -139,7 +139,10 @@ def test_fast_camera_builds_no_backlog(tmp_path: Path) -> None:
 
         status = wait_for_status(client, CAMERA, settled, timeout=5)
         values = diagnostic_values(status)
-        assert int(values["frames_dropped"]) >= published - 2 * len(outputs) - 10, values
+        # every published frame reached the node (then processed or dropped) or is counted lost
+        # in transport: on a busy machine the test's publisher may overwrite its own history
+        lost = int(values["frames_lost"]) if values["frames_lost"].isdigit() else 0
+        assert int(values["frames_dropped"]) + lost >= published - 2 * len(outputs) - 10, values
         assert int(values["frames_in"]) <= published + len(warmup)
         assert status.level == DiagnosticStatus.WARN and "dropping" in status.message
         print(
