@@ -32,11 +32,11 @@ SYNTHROAD = {
     "synthroad_nflowjs_int8.onnx": "flow",  # the synthroad model through `dense-ood quantize`
 }
 CAMVID = {
-    "camvid_nflowjs.onnx": "flow",
+    "camvid_nflowjs.onnx": "flow+coco",  # the flow config chosen on camvid-coco's val half
     "camvid_no_negatives.onnx": "none",
-    "camvid_real_negatives.onnx": "real",
-    "camvid_nflowjs_objects.onnx": "flow+real",
-    "camvid_nflowjs_int8.onnx": "flow",  # the default model through `dense-ood quantize`
+    "camvid_real_negatives.onnx": "coco",  # real outlier exposure: COCO object photos
+    "camvid_objects.onnx": "real",  # procedural shapes
+    "camvid_nflowjs_int8.onnx": "flow+coco",  # the default model through `dense-ood quantize`
 }
 CAMVID_NAMES = ("sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence",
                 "car", "pedestrian", "bicyclist")  # fmt: skip
@@ -53,16 +53,15 @@ def _rgb(path: Path, hw: tuple[int, int]) -> np.ndarray:
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_model_is_a_complete_contract_model(name: str) -> None:
     contract = read_contract(MODELS / name)
-    assert contract.score == "jsd"
-    assert set(contract.extra_scores) == set(KNOWN_SCORES) - {"jsd"}
-    if name in CAMVID:
+    assert set(contract.extra_scores) == set(KNOWN_SCORES) - {contract.score}
+    if name in CAMVID:  # the primary score is the one its config ranks best on val
         assert contract.class_names == CAMVID_NAMES and contract.num_classes == 11
         assert contract.palette[3].tolist() == [128, 64, 128]  # CamVid's road colour
-        assert contract.threshold_rule.startswith("fpr<=0.05 on inlier pixels of camvid-pasted")
+        assert contract.threshold_rule.startswith("fpr<=0.05 on inlier pixels of camvid-coco")
+        assert np.isfinite(contract.threshold)
     else:
-        assert contract.num_classes == 19 and contract.class_names[0] == "road"
-    assert 0.0 < contract.threshold < 1.0  # chosen on the validation split, not the 0.5 default
-    assert contract.threshold != 0.5
+        assert contract.score == "jsd" and 0.0 < contract.threshold < 1.0
+    assert contract.threshold != 0.5  # chosen on the validation split, not the 0.5 default
 
 
 def test_bundled_models_fit_the_size_budget() -> None:
@@ -118,4 +117,6 @@ def test_int8_model_is_its_fp32_model_quantized(int8_name: str, fp32_name: str) 
     reference = reference_engine.infer(frames)
     outputs = load_engine(MODELS / int8_name, "onnxruntime").infer(frames)
     assert np.mean(outputs.semantic == reference.semantic) >= 0.97
-    assert np.abs(outputs.score - reference.score).mean() <= 0.02
+    # 2 % of the score's range: 0.02 for scores in [0, 1], more for energy and max logit
+    spread = np.percentile(reference.score, 99) - np.percentile(reference.score, 1)
+    assert np.abs(outputs.score - reference.score).mean() <= 0.02 * max(spread, 1.0)
