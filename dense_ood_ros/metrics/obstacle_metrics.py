@@ -72,14 +72,21 @@ def obstacle_regions(mask: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     return regions
 
 
+def column_bottoms(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, rows) of a boolean [H, W] region: each column that has a pixel inside, and
+    the row of its lowest one (where an object touches the ground; `pipeline.obstacles` uses
+    it too)."""
+    columns = np.flatnonzero(inside.any(axis=0))
+    lowest = inside.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
+    return columns, lowest[columns]
+
+
 def contact_points(labels: np.ndarray, component: int, box: Box) -> np.ndarray:
     """float64 [K, 2]: (u, v) of the lowest pixel of each column of `component` in `labels`,
     at the bottom edge of that pixel (pixel centres at integers), as obstacles' contacts are."""
     x0, y0, x1, y1 = box
-    inside = labels[y0:y1, x0:x1] == component
-    columns = np.flatnonzero(inside.any(axis=0))
-    lowest = inside.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
-    return np.stack([columns + x0, lowest[columns] + y0 + 0.5], axis=1).astype(np.float64)
+    columns, rows = column_bottoms(labels[y0:y1, x0:x1] == component)
+    return np.stack([columns + x0, rows + y0 + 0.5], axis=1).astype(np.float64)
 
 
 @dataclass

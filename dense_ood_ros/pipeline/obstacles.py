@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from dense_ood_ros.errors import DenseOodError
+from dense_ood_ros.metrics.obstacle_metrics import column_bottoms
 
 
 class ObstacleSettingsError(DenseOodError, ValueError):
@@ -119,10 +120,8 @@ def _describe(
     x, y, w, h, area = (int(v) for v in stat[:5])
     inside = labels[y : y + h, x : x + w] == label
     values = score[y : y + h, x : x + w][inside]
-    has = inside.any(axis=0)
-    lowest = h - 1 - np.argmax(inside[::-1], axis=0)  # per column, the last row inside
-    columns = np.flatnonzero(has)
-    rows = lowest[columns] + y
+    columns, rows = column_bottoms(inside)
+    rows = rows + y
     return ImageObstacle(
         box=scale.box(x, y, w, h),
         area_px=round(area * scale.sx * scale.sy),
