@@ -433,12 +433,13 @@ class ReplaySession:
             self._scaled[key] = None if ground is None else ground.scaled_to(hw[1], hw[0])
         return self._scaled[key]
 
-    def _place(self, frame: CameraFrame, processed: FrameResult) -> list[PlacedObstacle] | None:
-        """The frame's obstacles placed on the ground (positions only with geometry)."""
+    def _place(
+        self, processed: FrameResult, ground: GroundCamera | None
+    ) -> list[PlacedObstacle] | None:
+        """The frame's obstacles placed on the ground (positions only with `ground`)."""
         if processed.obstacles is None:
             return None
         start = time.perf_counter()
-        ground = self._ground_camera(frame.camera, processed.mask.shape[:2])
         placed = [place(obstacle, ground) for obstacle in processed.obstacles]
         self.result.obstacle_frames += 1
         self.result.obstacles_seen += len(placed)
@@ -470,8 +471,8 @@ class ReplaySession:
             overlay=self.options.overlay,
             extra_scores=frame.camera in labels,
         )
-        placed = self._place(frame, processed)
         ground = self._ground_camera(frame.camera, processed.mask.shape[:2])
+        placed = self._place(processed, ground)
         writer.put(frame, processed, placed, ground)
         self._record(frame, rgb, processed, {"decode": decode_ms})
         if frame.camera in labels:  # other cameras are replayed, not scored
