@@ -44,6 +44,7 @@ def config_digest(config: TrainConfig) -> str:
 def training_record(config: TrainConfig, state: dict[str, Any]) -> dict[str, Any]:
     """The `dense_ood.training` metadata of a model exported from a fit checkpoint's `state`."""
     return {
+        "backbone": config.model.backbone,
         "negatives_mode": config.negatives.mode,
         "seed": config.seed,
         "steps": int(state.get("step", 0)),
