@@ -372,8 +372,12 @@ def render(got: dict[str, Any], k: list[float], args: argparse.Namespace) -> byt
                        bbox={"facecolor": "white", "alpha": 0.85, "pad": 1.0,
                              "edgecolor": colour})  # fmt: skip
     cmap = plt.get_cmap("plasma", 10)  # ten steps: the PNG's palette keeps them exact
-    dots = right.scatter(ground[shown, 0], ground[shown, 1], c=points["score"][shown],
-                         cmap=cmap, vmin=0.0, vmax=1.0, s=6, zorder=3)  # fmt: skip
+    # the score's own range over all points: a JSD lies in [0, 1], energy is unbounded
+    scores = points["score"]
+    low, high = (float(scores.min()), float(scores.max())) if scores.size else (0.0, 1.0)
+    high = max(high, low + 1e-6)
+    dots = right.scatter(ground[shown, 0], ground[shown, 1], c=scores[shown],
+                         cmap=cmap, vmin=low, vmax=high, s=6, zorder=3)  # fmt: skip
     bar = fig.colorbar(dots, ax=right, fraction=0.06, pad=0.03)
     bar.set_label("anomaly_points score", fontsize=8)
     bar.ax.tick_params(labelsize=7)
