@@ -18,10 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from dense_ood_train.study.plan import load_study
-from dense_ood_train.study.table import HINT_FPR, Row, chosen_seeds, collect
+from dense_ood_train.study.table import HINT_FPR, chosen_seeds, collect
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -36,11 +34,6 @@ DEFAULT = "camvid_nflowjs"
 CALIBRATION = ROOT.parent / "shared" / "data" / "camvid" / "train"
 
 
-def _mean_val_ap(rows: list[Row], config: str, score: str) -> float:
-    picked = [r.ap for r in rows if (r.config, r.score, r.split) == (config, score, "val")]
-    return float(np.mean(picked))
-
-
 def plan(study_file: Path, study_dir: Path, models: Path) -> list[list[str]]:
     """The export commands (and the INT8 quantization of the default), printing each choice."""
     study = load_study(study_file)
@@ -51,10 +44,10 @@ def plan(study_file: Path, study_dir: Path, models: Path) -> list[list[str]]:
         ready = [c for c in candidates if c in chosen]
         if not ready:
             raise SystemExit(f"{name}: none of {candidates} has val results in {study_dir}")
-        config = max(ready, key=lambda c: _mean_val_ap(rows, c, chosen[c][0]))
-        score, seed = chosen[config]
+        config = max(ready, key=lambda c: chosen[c].mean_ap)
+        score, seed = chosen[config].score, chosen[config].seed
         print(f"{name}: {config} seed {seed}, {score} (mean val AP "
-              f"{100 * _mean_val_ap(rows, config, score):.2f})")  # fmt: skip
+              f"{100 * chosen[config].mean_ap:.2f})")  # fmt: skip
         run = study_dir / "runs" / config / f"seed{seed}"
         commands.append([
             str(BIN / "dense-ood-train"), "export", str(run / "last.pt"),

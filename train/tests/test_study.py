@@ -96,9 +96,9 @@ def test_study_writes_per_seed_table_and_verdicts(finished: tuple[Path, Path]) -
     for r in rows:
         if r["split"] == "val":
             val_ap.setdefault(r["config"], {}).setdefault(r["score"], []).append(float(r["ap"]))
+    chosen = table.split("## Seeds chosen on val")[1].splitlines()
     for config, scores in val_ap.items():  # the primary score: the best mean val AP
         best = max(scores, key=lambda s: sum(scores[s]) / len(scores[s]))
-        chosen = table.split("## Seeds chosen on val")[1].splitlines()
         assert any(x.startswith(f"| {config} | {best} | ") for x in chosen)
     header = next(x for x in table.splitlines() if x.startswith("| config | seeds | mIoU |"))
     assert header.split("|")[4].strip() == "road"  # synthroad's class names, from config.yaml

@@ -249,21 +249,30 @@ def segmentation_lines(study: Study, output: Path) -> list[str]:
     return [*header, "|---|---|---|" + "---|" * len(names), *rows]
 
 
-def chosen_seeds(study: Study, rows: list[Row], split: str = "val") -> dict[str, tuple[str, int]]:
-    """config -> (score, seed) chosen on `split` (validation: the choice never looks at test
-    data): the config's score with the best mean AP over its seeds (the model's primary
-    score), then that score's seed with the best AP."""
+@dataclass(frozen=True)
+class Choice:
+    """What a config ships: its primary score, that score's mean AP over seeds, and the seed."""
+
+    score: str
+    mean_ap: float
+    seed: int
+
+
+def chosen_seeds(study: Study, rows: list[Row], split: str = "val") -> dict[str, Choice]:
+    """config -> Choice made on `split` (validation: the choice never looks at test data): the
+    config's score with the best mean AP over its seeds (the model's primary score), then that
+    score's seed with the best AP."""
     chosen = {}
     for config in study.configs.values():
-        candidates = [r for r in rows if r.config == config.name and r.split == split]
         by_score: dict[str, list[Row]] = {}
-        for row in candidates:
-            by_score.setdefault(row.score, []).append(row)
-        if not by_score:
-            continue
-        score = max(by_score, key=lambda name: float(np.mean([r.ap for r in by_score[name]])))
-        best = max(by_score[score], key=lambda r: r.ap)
-        chosen[config.name] = (score, best.seed)
+        for row in rows:
+            if row.config == config.name and row.split == split:
+                by_score.setdefault(row.score, []).append(row)
+        means = {name: float(np.mean([r.ap for r in group])) for name, group in by_score.items()}
+        if means:
+            score = max(means, key=means.__getitem__)
+            best = max(by_score[score], key=lambda r: r.ap)
+            chosen[config.name] = Choice(score, means[score], best.seed)
     return chosen
 
 
@@ -274,7 +283,8 @@ def chosen_lines(study: Study, rows: list[Row], output: Path) -> list[str]:
         "test FPR95 | export |",
         "|---|---|---|---|---|---|---|",
     ]
-    for config, (score, seed) in chosen_seeds(study, rows).items():
+    for config, choice in chosen_seeds(study, rows).items():
+        score, seed = choice.score, choice.seed
         mine = {r.split: r for r in rows if (r.config, r.seed, r.score) == (config, seed, score)}
         val, test = mine.get("val"), mine.get("test")
         run = output / "runs" / config / f"seed{seed}"
